@@ -1,0 +1,136 @@
+"""The link stage: copies (dedup level 2) and events (level 3) over stored articles.
+
+Articles are taken in publication order. Each is checked against the copy index
+(same or near-same text: it becomes `duplicate_of` the earliest copy and joins its
+event), else handed to the event linker. State is warm-started from the articles
+already linked inside the time window, so a run that processes articles in several
+batches reaches the decisions one long run would (see linking.py on order).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .dedup import CopyIndex, detect_agency, text_signature
+from .linking import LinkDoc, Linker, LinkSettings
+from .store import Store, StoredArticle, iso, utcnow
+
+log = logging.getLogger("newsdesk.link_stage")
+
+BATCH = 200  # articles per transaction
+
+
+@dataclass
+class LinkSummary:
+    articles: int = 0
+    copies: int = 0
+    new_events: int = 0
+    joined_events: int = 0
+    seconds: float = 0.0
+
+
+def _doc(a: StoredArticle) -> LinkDoc:
+    return LinkDoc(key=a.id, title=a.title, text=a.text, source=a.source, published=a.sort_date)
+
+
+class _Window:
+    """What the stage remembers of recent articles: copy index, linker, event of each."""
+
+    def __init__(self, store: Store, settings: LinkSettings):
+        self.settings = settings
+        self.span = timedelta(days=settings.window_days)
+        self.linker = Linker(settings, next_event_id=store.max_event_id() + 1)
+        self.copies = CopyIndex()
+        self.event_of: dict[int, int] = {}
+        self.order: deque[tuple[datetime, int]] = deque()
+
+    def remember(self, a: StoredArticle, signature: bytes | None, event_id: int) -> None:
+        self.copies.add(a.id, a.text, signature=signature)
+        self.event_of[a.id] = event_id
+        self.order.append((a.sort_date, a.id))
+
+    def forget_before(self, when: datetime) -> None:
+        while self.order and self.order[0][0] < when:
+            _, key = self.order.popleft()
+            self.copies.remove(key)
+            self.event_of.pop(key, None)
+        self.linker.forget_before(when)
+
+
+def link_pending(store: Store, settings: LinkSettings | None = None) -> LinkSummary:
+    """Link every article not linked yet; returns counts. Safe to run again at any time."""
+    settings = settings or LinkSettings()
+    started = utcnow()
+    summary = LinkSummary()
+    first = store.execute(
+        "SELECT MIN(sort_date) FROM articles WHERE linked_at IS NULL").fetchone()[0]
+    if first is None:
+        return summary
+    win = _Window(store, settings)
+    start = datetime.fromisoformat(first) - win.span
+    for a in store.linked_between(iso(start), "9999"):
+        if a.event_id is None:
+            continue
+        if a.duplicate_of is None:
+            win.linker.restore(_doc(a), a.event_id)
+        win.remember(a, a.signature, a.event_id)
+    while True:
+        batch = list(_next_unlinked(store, BATCH))
+        if not batch:
+            break
+        touched: set[int] = set()
+        with store.atomic():
+            for a in batch:
+                win.forget_before(a.sort_date - win.span)
+                touched.add(_link_one(store, win, a, summary))
+            store.refresh_events(touched)
+    summary.seconds = (utcnow() - started).total_seconds()
+    log.info("linked %d articles: %d copies, %d new events, %d joined events",
+             summary.articles, summary.copies, summary.new_events, summary.joined_events)
+    return summary
+
+
+def _next_unlinked(store: Store, n: int):
+    cur = store.execute(
+        f"SELECT {store._LINK_COLS} FROM articles WHERE linked_at IS NULL "
+        "ORDER BY sort_date, id LIMIT ?", [n])
+    return list(store._stored(cur.fetchall()))
+
+
+def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary) -> int:
+    now = utcnow()
+    signature = a.signature or (text_signature(a.text) if a.text else None)
+    agency = a.agency or detect_agency(a.text, a.title)
+    store.execute("UPDATE articles SET signature = ?, agency = ? WHERE id = ?",
+                  [signature, agency, a.id])
+    summary.articles += 1
+    copy = win.copies.find(a.text, signature=signature) if a.text else None
+    if copy is not None and copy[0] in win.event_of:
+        original, similarity = copy
+        event_id = win.event_of[original]
+        store.record_link(a.id, duplicate_of=original, copy_score=round(similarity, 4),
+                          event_id=event_id, score=round(similarity, 4), matched=original,
+                          evidence={"copy_of": original, "similarity": round(similarity, 4)},
+                          now=now)
+        summary.copies += 1
+    else:
+        res = win.linker.add(_doc(a))
+        event_id = res.event_id
+        store.record_link(a.id, duplicate_of=None, copy_score=None, event_id=event_id,
+                          score=res.score, matched=res.matched, evidence=res.evidence, now=now)
+        if res.is_new:
+            summary.new_events += 1
+        else:
+            summary.joined_events += 1
+    win.remember(a, signature, event_id)
+    return event_id
+
+
+def relink(store: Store, since: datetime | None = None,
+           settings: LinkSettings | None = None) -> LinkSummary:
+    """Forget copy/event decisions from `since` on (all when None) and link again."""
+    store.unlink_since(iso(since) if since else None)
+    return link_pending(store, settings)

@@ -1,0 +1,421 @@
+"""The ingest run: feeds -> entries -> articles -> rows, then the link stage.
+
+Stage 1 (ingest) downloads feeds and pages on a thread pool (the HTTP client keeps
+per-host limits), extracts pages on a process pool so both cores work, and writes
+each article in its own transaction from this one thread.
+Stage 2 (link) takes every article not yet linked, in publication order, marks
+copies and links reports of one event (see `linking.py`); it also resumes after a
+run that was killed between the two stages.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import random
+from collections.abc import Callable, Iterable
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import dates, urls
+from .config import Config, FeedConfig
+from .errors import ExitCode
+from .extract import Extracted, extract
+from .feeds import parse_feed
+from .http import FetchResult, HttpClient
+from .link_stage import LinkSummary, link_pending
+from .linking import LinkSettings
+from .models import (
+    DATE_OK,
+    EXTRACT_BLOCKED,
+    EXTRACT_FETCH_FAILED,
+    EXTRACT_NO_TEXT,
+    EXTRACT_NOT_HTML,
+    EXTRACT_OK,
+    EXTRACT_ROBOTS,
+    EXTRACT_SKIPPED,
+    Article,
+    Entry,
+)
+from .store import Store, iso, parse_iso, utcnow
+
+log = logging.getLogger("newsdesk.pipeline")
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "")
+MAX_BACKOFF = timedelta(hours=12)
+BACKOFF_STEP = timedelta(minutes=15)
+
+Progress = Callable[[str, str], None]  # (event, detail): "feed", "article", ...
+
+
+@dataclass
+class FeedOutcome:
+    name: str
+    outcome: str = "ok"  # ok, unchanged, failed, skipped
+    http_status: int | None = None
+    entries: int = 0
+    new: int = 0
+    error: str | None = None
+    warning: str | None = None
+    duration: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    articles_new: int = 0
+    articles_updated: int = 0
+    duration: float = 0.0
+    link: LinkSummary | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for f in self.feeds if f.outcome == outcome)
+
+    @property
+    def errors(self) -> list[FeedOutcome]:
+        return [f for f in self.feeds if f.outcome == "failed"]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if self.errors else ExitCode.OK
+
+    def line(self) -> str:
+        return (
+            f"feeds: {self.count('ok')} ok, {self.count('failed')} failed, "
+            f"{self.count('unchanged')} unchanged, {self.count('skipped')} skipped; "
+            f"articles: {self.articles_new} new, {self.articles_updated} updated; "
+            f"{self.duration:.1f}s"
+        )
+
+
+def backoff_delay(failures: int, rng: random.Random | None = None) -> timedelta:
+    """How long a failing feed rests: nothing after one failure, then doubling, with jitter."""
+    if failures <= 1:
+        return timedelta(0)
+    delay = min(BACKOFF_STEP * (2 ** (failures - 2)), MAX_BACKOFF)
+    return delay * (rng or random).uniform(0.8, 1.2)
+
+
+def _pool(workers: int) -> Executor:
+    if workers <= 0:
+        return ThreadPoolExecutor(max_workers=1)  # extraction inline on one thread
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["newsdesk.extract"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+@dataclass
+class _Job:
+    feed: FeedConfig
+    entry: Entry
+    canonical: str
+    guid: str
+
+
+class Ingest:
+    """One run over a set of feeds. Use `fetch_feeds`; this class holds the run's state."""
+
+    def __init__(self, store: Store, client: HttpClient, *, net_workers: int,
+                 extract_workers: int, progress: Progress | None, now: datetime):
+        self.store = store
+        self.client = client
+        self.net = ThreadPoolExecutor(max_workers=net_workers, thread_name_prefix="newsdesk-net")
+        self.cpu = _pool(extract_workers)
+        self.progress = progress or (lambda event, detail: None)
+        self.now = now
+        self.pending: dict[Future, tuple[str, Any]] = {}
+        self.outcomes: dict[str, FeedOutcome] = {}
+        self.in_flight: set[str] = set()  # canonical URLs being fetched this run
+        self.waiting: dict[str, list[_Job]] = {}  # other feeds' entries for an in-flight URL
+        self.summary = RunSummary(run_id=None)
+
+    def close(self) -> None:
+        self.net.shutdown(wait=True, cancel_futures=True)
+        self.cpu.shutdown(wait=True, cancel_futures=True)
+
+    # --- scheduling --------------------------------------------------------------
+
+    def submit(self, pool: Executor, kind: str, data: Any, fn: Callable, *args: Any,
+               **kwargs: Any) -> None:
+        self.pending[pool.submit(fn, *args, **kwargs)] = (kind, data)
+
+    def run(self, feeds: list[FeedConfig], force: bool) -> None:
+        for feed in feeds:
+            state = self.store.feed_state(feed.name)
+            resting = state is not None and state.next_attempt is not None
+            if not force and resting and parse_iso(state.next_attempt) > self.now:
+                self.outcomes[feed.name] = FeedOutcome(
+                    feed.name, "skipped", error=f"resting until {state.next_attempt}")
+                continue
+            self.outcomes[feed.name] = FeedOutcome(feed.name)
+            self.submit(self.net, "feed", feed, self.client.get, feed.url,
+                        etag=state.etag if state else None,
+                        last_modified=state.last_modified if state else None,
+                        timeout=feed.options.timeout)
+        while self.pending:
+            done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, data = self.pending.pop(fut)
+                getattr(self, f"on_{kind}")(data, fut.result())
+
+    # --- stage handlers ----------------------------------------------------------
+
+    def on_feed(self, feed: FeedConfig, res: FetchResult) -> None:
+        out = self.outcomes[feed.name]
+        out.http_status, out.duration = res.status, res.elapsed
+        now = utcnow()
+        if res.not_modified:
+            out.outcome = "unchanged"
+            self.store.record_feed_success(feed.name, status=res.status, etag=res.etag,
+                                           last_modified=res.last_modified, title=None,
+                                           warning=None, now=now)
+            self.progress("feed", f"{feed.name}: unchanged")
+            return
+        parsed = None
+        if res.ok:
+            parsed = parse_feed(res.content, feed_name=feed.name, url=res.final_url,
+                                headers=res.headers, language=feed.language)
+        error = res.error or (parsed.error if parsed else None)
+        if error:
+            self._feed_failed(feed, out, res, error, now)
+            return
+        assert parsed is not None
+        out.entries, out.warning = len(parsed.entries), parsed.warning
+        if parsed.warning:
+            log.warning("%s: %s", feed.name, parsed.warning)
+        self.store.record_feed_success(feed.name, status=res.status, etag=res.etag,
+                                       last_modified=res.last_modified, title=parsed.title,
+                                       warning=parsed.warning, now=now)
+        self.progress("feed", f"{feed.name}: {len(parsed.entries)} entries")
+        self.plan(feed, parsed.entries)
+
+    def _feed_failed(self, feed: FeedConfig, out: FeedOutcome, res: FetchResult, error: str,
+                     now: datetime) -> None:
+        out.outcome, out.error = "failed", error
+        state = self.store.feed_state(feed.name)
+        failures = (state.consecutive_failures if state else 0) + 1
+        delay = backoff_delay(failures)
+        if res.retry_after:
+            delay = max(delay, timedelta(seconds=res.retry_after))
+        next_attempt = now + delay if delay else None
+        self.store.record_feed_failure(feed.name, status=res.status, error=error,
+                                       next_attempt=next_attempt, now=now)
+        log.error("feed %s failed: %s", feed.name, error)
+        self.progress("feed", f"{feed.name}: failed")
+
+    def plan(self, feed: FeedConfig, entries: list[Entry]) -> None:
+        """Decide which entries are new, and start fetching their pages."""
+        fresh = 0
+        for entry in entries:
+            link = entry.url if urls.is_http_url(entry.url) else None
+            canonical = urls.canonicalize(link) if link else None
+            guid = entry.guid or canonical
+            if canonical is None:
+                if not guid:
+                    continue
+                canonical = f"urn:newsdesk:{feed.name}:{guid}"
+            known = self.store.find_article(feed=feed.name, guid=guid, canonical_url=canonical)
+            if known is not None:
+                self.store.add_membership(known, feed.name, guid, utcnow())
+                continue
+            job = _Job(feed, entry, canonical, guid)
+            if canonical in self.in_flight:
+                self.waiting.setdefault(canonical, []).append(job)
+                continue
+            if fresh >= feed.options.max_articles:
+                continue
+            fresh += 1
+            self.in_flight.add(canonical)
+            if feed.options.full_text and link:
+                allow = feed.options.allow_private or urls.is_private_host(urls.host_of(feed.url))
+                self.submit(self.net, "page", job, self.client.get, link,
+                            check_robots=feed.options.robots, allow_private=allow,
+                            timeout=feed.options.timeout)
+            else:
+                self.save(job, None, None, EXTRACT_SKIPPED, None)
+
+    def on_page(self, job: _Job, res: FetchResult) -> None:
+        if not res.ok:
+            status = {"robots": EXTRACT_ROBOTS, "blocked_address": EXTRACT_BLOCKED}.get(
+                res.error_kind or "", EXTRACT_FETCH_FAILED)
+            log.info("page %s: %s", job.entry.url, res.error)
+            self.save(job, res, None, status, res.error)
+        elif res.content_type not in HTML_TYPES:
+            self.save(job, res, None, EXTRACT_NOT_HTML, f"not an HTML page ({res.content_type})")
+        else:
+            self.submit(self.cpu, "extracted", (job, res), extract, res.content, res.final_url)
+
+    def on_extracted(self, data: tuple[_Job, FetchResult], ex: Extracted) -> None:
+        job, res = data
+        if ex.text:
+            self.save(job, res, ex, EXTRACT_OK, None)
+        else:
+            self.save(job, res, ex, EXTRACT_NO_TEXT, "no article text found on the page")
+
+    # --- building and saving -------------------------------------------------------
+
+    def save(self, job: _Job, res: FetchResult | None, ex: Extracted | None, status: str,
+             error: str | None) -> None:
+        article = build_article(job.feed, job.entry, job.canonical, job.guid, res, ex, status,
+                                error, utcnow())
+        article_id, outcome = self.store.save_article(article)
+        out = self.outcomes[job.feed.name]
+        if outcome == "new":
+            out.new += 1
+            self.summary.articles_new += 1
+        elif outcome == "updated":
+            self.summary.articles_updated += 1
+        self.progress("article", article.title or article.url)
+        for other in self.waiting.pop(job.canonical, []):
+            self.store.add_membership(article_id, other.feed.name, other.guid, utcnow())
+
+
+def _page_canonical(res: FetchResult | None, ex: Extracted | None, fallback: str) -> str:
+    """The final URL after redirects, or the page's rel=canonical on the same site."""
+    if res is None:
+        return fallback
+    final = urls.canonicalize(res.final_url)
+    if ex and ex.canonical_url and urls.is_http_url(ex.canonical_url):
+        declared = urls.canonicalize(ex.canonical_url, base=res.final_url)
+        site = urls.host_of(final).removeprefix("www.")
+        same_site = urls.host_of(declared).removeprefix("www.") == site
+        if same_site and urlsplit(declared).path not in ("", "/"):
+            return declared
+    return final
+
+
+def build_article(feed: FeedConfig, entry: Entry, canonical: str, guid: str | None,
+                  res: FetchResult | None, ex: Extracted | None, status: str,
+                  error: str | None, now: datetime) -> Article:
+    published = entry.published
+    if published.status != DATE_OK and ex and ex.date:
+        page_date = dates.normalise(ex.date, source="page", now=now)
+        if page_date.status == DATE_OK or published.raw is None:
+            published = page_date
+    text = ex.text if ex and ex.text else entry.summary
+    return Article(
+        url=res.final_url if res is not None and res.ok else (entry.url or canonical),
+        canonical_url=_page_canonical(res if res is not None and res.ok else None, ex, canonical),
+        title=entry.title or (ex.title if ex else None),
+        text=text,
+        summary=entry.summary,
+        guid=guid,
+        author=entry.author or (ex.author if ex else None),
+        published=published,
+        fetched_at=now,
+        language=(ex.language if ex else None) or entry.language or feed.language,
+        site=(ex.sitename if ex else None) or (urls.host_of(entry.url) if entry.url else None),
+        source=feed.name,
+        description=ex.description if ex else None,
+        extraction_status=status,
+        extraction_error=error,
+        feed=feed.name,
+        tags=sorted(set(entry.tags) | set(feed.tags)),
+    )
+
+
+def fetch_feeds(
+    config: Config,
+    store: Store,
+    *,
+    names: Iterable[str] = (),
+    client: HttpClient | None = None,
+    net_workers: int = 16,
+    extract_workers: int | None = None,
+    link_settings: LinkSettings | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Fetch the feeds (all enabled ones, or exactly `names`), store what is new, link it."""
+    names = list(names)
+    feeds = config.select(names)
+    now = utcnow()
+    for feed in feeds:
+        store.sync_feed(feed.name, feed.url, feed.tags, feed.language)
+    own_client = client is None
+    client = client or HttpClient()
+    workers = (os.cpu_count() or 1) if extract_workers is None else extract_workers
+    run_id = store.start_run(now)
+    ingest = Ingest(store, client, net_workers=net_workers, extract_workers=workers,
+                    progress=progress, now=now)
+    try:
+        ingest.run(feeds, force=bool(names))
+    finally:
+        ingest.close()
+        if own_client:
+            client.close()
+    summary = ingest.summary
+    summary.run_id = run_id
+    summary.feeds = [ingest.outcomes[f.name] for f in feeds]
+    summary.link = link_pending(store, link_settings)
+    summary.duration = (utcnow() - now).total_seconds()
+    for out in summary.feeds:
+        store.record_feed_run(run_id, out.name, outcome=out.outcome, http_status=out.http_status,
+                              entries=out.entries, articles_new=out.new, duration=out.duration,
+                              error=out.error)
+    store.finish_run(
+        run_id, finished_at=iso(utcnow()), status="partial" if summary.errors else "ok",
+        feeds_ok=summary.count("ok"), feeds_failed=summary.count("failed"),
+        feeds_unchanged=summary.count("unchanged"), feeds_skipped=summary.count("skipped"),
+        articles_new=summary.articles_new, articles_updated=summary.articles_updated,
+        duration=summary.duration,
+    )
+    return summary
+
+
+@dataclass
+class AddResult:
+    url: str
+    article_id: int | None
+    outcome: str  # new, updated, unchanged, failed
+    error: str | None = None
+
+
+def add_urls(store: Store, page_urls: Iterable[str], *, client: HttpClient | None = None,
+             allow_private: bool = False, robots: bool = True) -> list[AddResult]:
+    """Fetch, extract and store single articles outside any feed, then link them."""
+    own_client = client is None
+    client = client or HttpClient()
+    results: list[AddResult] = []
+    try:
+        for url in page_urls:
+            if not urls.is_http_url(url):
+                results.append(AddResult(url, None, "failed", f"{url}: not an http(s) URL"))
+                continue
+            res = client.get(url, check_robots=robots, allow_private=allow_private)
+            if not res.ok:
+                results.append(AddResult(url, None, "failed", res.error))
+                continue
+            ex = extract(res.content, res.final_url)
+            if not ex.text:
+                results.append(AddResult(url, None, "failed",
+                                         f"{url}: no article text found on the page"))
+                continue
+            now = utcnow()
+            published = dates.normalise(ex.date, source="page", now=now)
+            canonical = _page_canonical(res, ex, urls.canonicalize(url))
+            article = Article(
+                url=res.final_url, canonical_url=canonical, title=ex.title, text=ex.text,
+                author=ex.author, published=published, fetched_at=now, language=ex.language,
+                site=ex.sitename or urls.host_of(res.final_url),
+                source=ex.sitename or urls.host_of(res.final_url), description=ex.description,
+                extraction_status=EXTRACT_OK,
+            )
+            article_id, outcome = store.save_article(article)
+            results.append(AddResult(url, article_id, outcome))
+    finally:
+        if own_client:
+            client.close()
+    link_pending(store)
+    return results
