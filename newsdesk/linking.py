@@ -1,0 +1,699 @@
+"""Event linking: group reports of the same news event across outlets.
+
+A pure in-memory library (no database code). Articles are fed to :class:`Linker` in
+publication order; each one is compared with candidate *events* found through an inverted
+index of its rarest terms, names and numbers, restricted to a time window around its date
+(undated articles are compared without a window). Every candidate event is scored by the
+best pair score between the new article and the event's members; the pair score is a
+logistic model over explainable features (TF-IDF cosine, title similarity, shared names
+with spelling variants folded, shared quotations, shared numbers, shared rare terms and
+phrases, time gap, same outlet). The weights are fitted by ``benchmarks/linking_tune.py``
+on the tuning half of the labelled AllSides set and shipped as the defaults below.
+
+Cost per article is bounded by the index state inside the window: at most
+``query_terms`` posting lists are read, each skipped when longer than ``max_postings``,
+and at most ``max_candidates`` events (``max_members`` members each) are scored. The index
+only holds articles inside the window (older ones are dropped as the stream advances, see
+:meth:`Linker.forget_before`), plus at most ``max_undated`` undated articles (FIFO), so
+both time and memory are flat in archive size.
+
+Document frequencies are those of the articles currently indexed, so a run that restores
+the articles of the window (:meth:`Linker.restore`) and then adds new ones reaches exactly
+the same state as one long run over the whole stream.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter, deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+log = logging.getLogger("newsdesk.linking")
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FEATURES",
+    "LinkDoc",
+    "LinkResult",
+    "LinkSettings",
+    "Linker",
+    "features",
+    "name_skeleton",
+]
+
+# --------------------------------------------------------------------------------------
+# Settings
+
+#: Feature names, in the order the tuning script fits them.
+FEATURES: tuple[str, ...] = (
+    "cosine",
+    "title_cosine",
+    "names",
+    "names_idf",
+    "quotes",
+    "quote_len",
+    "numbers",
+    "rare_terms",
+    "phrases",
+    "time_gap",
+    "time_unknown",
+    "same_source",
+    "short",
+)
+
+#: Fitted by benchmarks/linking_tune.py (logistic regression on candidate pairs of the
+#: tuning half of allsides-dev.jsonl). Regenerate with that script; do not edit by hand.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "bias": -6.0,
+    "cosine": 8.0,
+    "title_cosine": 3.0,
+    "names": 2.0,
+    "names_idf": 0.3,
+    "quotes": 1.0,
+    "quote_len": 0.3,
+    "numbers": 0.5,
+    "rare_terms": 0.8,
+    "phrases": 0.5,
+    "time_gap": -0.5,
+    "time_unknown": 0.0,
+    "same_source": -1.0,
+    "short": 0.0,
+}
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class LinkSettings:
+    """Thresholds and weights of the linker.
+
+    ``window_days``: an article is compared with indexed articles published at most this
+    many days before or after it (when both dates are known); older index state is dropped.
+    ``threshold``: minimum pair probability (0..1) to join an existing event.
+    ``weights``: logistic-regression weight per feature name of :data:`FEATURES`, plus
+    ``"bias"``; fitted on dev data by ``benchmarks/linking_tune.py``.
+    ``max_candidates``: events scored in full per article (the best by index overlap).
+    ``max_members``: members of one candidate event compared with the article.
+    ``query_terms``: rarest keys of the article used to look up the inverted index.
+    ``max_postings``: posting lists longer than this (common terms) are not read.
+    ``max_undated``: undated articles kept in the index (oldest dropped first).
+    """
+
+    window_days: float = 3.0
+    threshold: float = DEFAULT_THRESHOLD
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    max_candidates: int = 20
+    max_members: int = 8
+    query_terms: int = 40
+    max_postings: int = 400
+    max_undated: int = 50_000
+
+
+@dataclass
+class LinkDoc:
+    """One article as the linker sees it."""
+
+    key: Hashable  # article id
+    title: str | None
+    text: str | None
+    source: str | None  # outlet
+    published: datetime | None  # tz-aware UTC, or None when unknown
+
+
+@dataclass
+class LinkResult:
+    """The linker's decision for one article."""
+
+    event_id: int
+    is_new: bool  # started a new event
+    score: float | None  # score of the best match (None: no candidate at all)
+    matched: Hashable | None  # key of the article it matched best
+    evidence: dict  # features and values, shared names, quotes, rare terms
+
+
+# --------------------------------------------------------------------------------------
+# Text analysis
+
+_STOP = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves said says say saying told according new one two three also would could
+    may might must shall us mr mrs ms dr st according including via per amid among get got
+    like last first year years week weeks day days monday tuesday wednesday thursday friday
+    saturday sunday today yesterday tomorrow time times make made people report reported
+    reports news""".split()
+)
+# Capitalised words that are not names (sentence openers, titles, months, days).
+_NOT_NAMES = _STOP | frozenset(
+    """january february march april may june july august september october november december
+    mr mrs ms dr president former senator sen rep gov governor secretary minister prime chief
+    breaking update live watch exclusive opinion analysis video photos read more""".split()
+)
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+_CAP_SEQ = re.compile(
+    r"(?:[A-Z][\w'’.\-]*\w\.?|[A-Z]\.)(?:\s+(?:(?:of|de|da|van|von|bin|al|la|del|le)\s+)?"
+    r"(?:[A-Z][\w'’.\-]*\w\.?|[A-Z]\.))*"
+)
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(\s*(?:%|percent|per cent|million|billion|"
+                     r"trillion|thousand|km|miles|years?|people|dead|killed|points?|votes?))?")
+_QUOTE_PATTERNS = (
+    re.compile(r"“([^“”]{3,400})”"),
+    re.compile(r"(?<![\w])\"([^\"]{3,400})\""),
+    re.compile(r"‘([^‘’]{3,300})’(?!\w)"),
+    re.compile(r"(?<![\w])'([^'\n]{3,200})'(?!\w)"),
+    re.compile(r"«([^«»]{3,400})»"),
+)
+_SENT_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"“‘(]\s*)$")
+
+
+def _fold(s: str) -> str:
+    """Casefold and strip accents."""
+    s = unicodedata.normalize("NFKD", s.casefold())
+    return "".join(c for c in s if not unicodedata.combining(c)).replace("’", "'")
+
+
+def _stem(w: str) -> str:
+    """A tiny suffix stripper: enough to meet 'dies'/'died', 'talks'/'talk'."""
+    if w.endswith("'s"):
+        w = w[:-2]
+    n = len(w)
+    if n > 5 and w.endswith("ing"):
+        return w[:-3]
+    if n > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if n > 4 and w.endswith("ied"):
+        return w[:-3] + "y"
+    if n > 4 and w.endswith("ed"):
+        return w[:-2] if not w.endswith("eed") else w[:-1]
+    if n > 3 and w.endswith("es") and w[-3] in "sxz":
+        return w[:-2]
+    if n > 3 and w.endswith("s") and not w.endswith("ss") and not w.endswith("us"):
+        return w[:-1]
+    if n > 4 and w.endswith("e"):
+        return w[:-1]
+    return w
+
+
+def name_skeleton(token: str) -> str:
+    """Spelling-variant key of a name token: first letter, then its consonants.
+
+    Vowels and the letters y, w, h after the first are dropped and runs collapsed, so
+    'Zelenskyy', 'Zelenskiy' and 'Zelensky' share the key 'zlnsk', 'Kyiv'/'Kiev' share
+    'kv'. Tokens shorter than four letters are kept whole (acronyms, short names).
+    """
+    t = _fold(token)
+    if t.endswith("'s"):
+        t = t[:-2]
+    t = "".join(c for c in t if c.isalnum())
+    if len(t) < 4:
+        return t
+    out = [t[0]]
+    for c in t[1:]:
+        if c in "aeiouyhw":
+            continue
+        if c != out[-1]:
+            out.append(c)
+    return "".join(out)
+
+
+def _tokens(text: str) -> list[str]:
+    return [_fold(m.group(0)) for m in _WORD.finditer(text)]
+
+
+def _is_title_case(title: str) -> bool:
+    words = [w for w in title.split() if len(w) >= 4 and w[0].isalpha()]
+    if len(words) < 3:
+        return False
+    return sum(1 for w in words if w[0].isupper()) / len(words) > 0.6
+
+
+def _names(text: str, allow: set[str] | None = None) -> dict[str, str]:
+    """Name keys (skeleton of each capitalised token / acronym) -> surface form."""
+    out: dict[str, str] = {}
+    for m in _CAP_SEQ.finditer(text):
+        seq = m.group(0)
+        start_of_sentence = bool(_SENT_START.search(text[max(0, m.start() - 3) : m.start()]))
+        parts = seq.split()
+        for i, part in enumerate(parts):
+            bare = part.strip(".'’-")
+            if bare.endswith(("'s", "’s")):
+                bare = bare[:-2]
+            low = _fold(bare)
+            if not low or low in _NOT_NAMES or low.isdigit():
+                continue
+            if i == 0 and start_of_sentence and len(parts) == 1 and low in _STOP:
+                continue
+            letters = bare.replace(".", "")
+            if letters.isupper() and 2 <= len(letters) <= 6:
+                key = "a:" + _fold(letters)
+            else:
+                if len(low) < 2:
+                    continue
+                key = "n:" + name_skeleton(bare)
+            if allow is not None and key not in allow and not key.startswith("a:"):
+                continue
+            out.setdefault(key, bare)
+    return out
+
+
+def _numbers(text: str) -> set[str]:
+    out: set[str] = set()
+    for m in _NUMBER.finditer(text):
+        num = m.group(1).replace(",", "")
+        if num.endswith(".0"):
+            num = num[:-2]
+        if len(num) < 2:
+            continue
+        out.add("#:" + num)
+        unit = (m.group(2) or "").strip().lower()
+        if unit:
+            out.add("#:" + num + " " + _stem(unit))
+    return out
+
+
+def _quotes(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    found: list[tuple[str, tuple[str, ...]]] = []
+    seen: set[tuple[str, ...]] = set()
+    for pat in _QUOTE_PATTERNS:
+        for m in pat.finditer(text):
+            toks = tuple(_tokens(m.group(1)))
+            if len(toks) < 2 or toks in seen:
+                continue
+            seen.add(toks)
+            found.append((m.group(1).strip(), toks))
+    return found
+
+
+class _Doc:
+    """Precomputed representation of one article."""
+
+    __slots__ = (
+        "key", "seq", "event_id", "ts", "source", "terms", "title_terms", "names", "nums",
+        "quotes", "bigrams", "phrases", "keys", "surface",
+    )
+
+    def __init__(self, doc: LinkDoc, seq: int) -> None:
+        title = doc.title or ""
+        text = doc.text or ""
+        self.key = doc.key
+        self.seq = seq
+        self.event_id = -1
+        self.ts = doc.published.timestamp() if doc.published is not None else None
+        self.source = _fold(doc.source).strip() if doc.source else None
+        title_toks = _tokens(title)
+        body_toks = _tokens(text)
+        all_toks = title_toks + body_toks
+        content = [_stem(t) for t in all_toks if t not in _STOP and not t.isdigit()]
+        content = [t for t in content if len(t) > 1]
+        self.terms = Counter(content)
+        self.title_terms = Counter(
+            _stem(t) for t in title_toks if t not in _STOP and not t.isdigit() and len(t) > 1
+        )
+        body_names = _names(text)
+        if _is_title_case(title):
+            title_names = _names(title, allow=set(body_names))
+        else:
+            title_names = _names(title)
+        self.names = {**title_names, **body_names}
+        self.nums = _numbers(title + "\n" + text)
+        self.quotes = _quotes(title + "\n" + text)
+        self.bigrams = set(zip(all_toks, all_toks[1:], strict=False))
+        self.phrases = set(zip(content, content[1:], strict=False))
+        self.surface: dict[str, str] = {}
+        for t in all_toks:
+            if t not in _STOP:
+                self.surface.setdefault(_stem(t), t)
+        self.keys = set(self.terms) | set(self.names) | self.nums
+
+
+# --------------------------------------------------------------------------------------
+# Features
+
+
+class _Stats:
+    """Document frequencies of the indexed articles (maintained incrementally)."""
+
+    def __init__(self) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+
+    def add(self, d: _Doc) -> None:
+        self.n += 1
+        self.df.update(d.keys)
+
+    def remove(self, d: _Doc) -> None:
+        self.n -= 1
+        for k in d.keys:
+            c = self.df[k] - 1
+            if c > 0:
+                self.df[k] = c
+            else:
+                del self.df[k]
+
+    def idf(self, key: str) -> float:
+        return math.log((self.n + 2) / (self.df.get(key, 0) + 1))
+
+
+def _weighted_norm(terms: Counter[str], stats: _Stats) -> float:
+    idf = stats.idf
+    return math.sqrt(sum(((1.0 + math.log(c)) * idf(t)) ** 2 for t, c in terms.items()))
+
+
+def _cosine(a: Counter[str], b: Counter[str], stats: _Stats) -> float:
+    if not a or not b:
+        return 0.0
+    if len(a) > len(b):
+        a, b = b, a
+    idf = stats.idf
+    dot = 0.0
+    for t, c in a.items():
+        cb = b.get(t)
+        if cb:
+            dot += (1.0 + math.log(c)) * (1.0 + math.log(cb)) * idf(t) ** 2
+    if dot == 0.0:
+        return 0.0
+    return dot / (_weighted_norm(a, stats) * _weighted_norm(b, stats))
+
+
+def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
+    """Quotes of either article whose word pairs mostly occur in the other article."""
+    out: list[tuple[str, int]] = []
+    seen: set[tuple[str, ...]] = set()
+    for x, y in ((a, b), (b, a)):
+        for surface, toks in x.quotes:
+            if toks in seen:
+                continue
+            pairs = list(zip(toks, toks[1:], strict=False))
+            hit = sum(1 for p in pairs if p in y.bigrams)
+            if hit and hit / len(pairs) >= 0.6 and any(t not in _STOP for t in toks):
+                seen.add(toks)
+                out.append((surface, len(toks)))
+    return out
+
+
+def _pair(a: _Doc, b: _Doc, stats: _Stats) -> tuple[dict[str, float], dict]:
+    """Features of a pair and the evidence behind them."""
+    idf = stats.idf
+    cos = _cosine(a.terms, b.terms, stats)
+    tcos = _cosine(a.title_terms, b.title_terms, stats)
+    shared_names = set(a.names) & set(b.names)
+    if a.names and b.names:
+        wa = sum(idf(k) for k in a.names)
+        wb = sum(idf(k) for k in b.names)
+        ws = sum(idf(k) for k in shared_names)
+        names = ws / min(wa, wb)
+    else:
+        ws = 0.0
+        names = 0.0
+    quotes = _shared_quotes(a, b)
+    shared_nums = a.nums & b.nums
+    rare_cut = max(3.0, 0.002 * stats.n)
+    shared_terms = set(a.terms) & set(b.terms) if len(a.terms) < len(b.terms) else set(
+        b.terms) & set(a.terms)
+    rare = [t for t in shared_terms if stats.df.get(t, 0) <= rare_cut]
+    phrases = a.phrases & b.phrases
+    if a.ts is not None and b.ts is not None:
+        gap = math.log1p(abs(a.ts - b.ts) / 3600.0)
+        unknown = 0.0
+    else:
+        gap = 0.0
+        unknown = 1.0
+    same_source = 1.0 if a.source and a.source == b.source else 0.0
+    f = {
+        "cosine": cos,
+        "title_cosine": tcos,
+        "names": names,
+        "names_idf": math.log1p(ws),
+        "quotes": math.log1p(len(quotes)),
+        "quote_len": math.log1p(max((n for _, n in quotes), default=0)),
+        "numbers": math.log1p(len(shared_nums)),
+        "rare_terms": math.log1p(len(rare)),
+        "phrases": math.log1p(len(phrases)),
+        "time_gap": gap,
+        "time_unknown": unknown,
+        "same_source": same_source,
+        "short": math.log1p(min(sum(a.terms.values()), sum(b.terms.values()))),
+    }
+    ev = {
+        "shared_names": sorted(
+            {a.names[k] for k in shared_names}, key=lambda s: (-idf(_name_key(a, s)), s)
+        )[:12],
+        "shared_quotes": [q for q, _ in sorted(quotes, key=lambda q: (-q[1], q[0]))][:5],
+        "shared_numbers": sorted(k[2:] for k in shared_nums)[:10],
+        "shared_rare_terms": sorted(
+            (a.surface.get(t, t) for t in rare), key=lambda s: s
+        )[:12],
+    }
+    return f, ev
+
+
+def _name_key(d: _Doc, surface: str) -> str:
+    for k, v in d.names.items():
+        if v == surface:
+            return k
+    return surface
+
+
+def _score(f: dict[str, float], weights: dict[str, float]) -> float:
+    z = weights.get("bias", 0.0) + sum(weights.get(k, 0.0) * v for k, v in f.items())
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def features(a: LinkDoc, b: LinkDoc, stats: _Stats | None = None) -> dict[str, float]:
+    """Pair features of two articles (document frequencies from ``stats`` or the pair)."""
+    da, db = _Doc(a, 0), _Doc(b, 1)
+    if stats is None:
+        stats = _Stats()
+        stats.add(da)
+        stats.add(db)
+    return _pair(da, db, stats)[0]
+
+
+# --------------------------------------------------------------------------------------
+# Linker
+
+
+class Linker:
+    """Incremental event linker (see the module docstring)."""
+
+    def __init__(self, settings: LinkSettings | None = None, *, next_event_id: int = 1) -> None:
+        self.settings = settings or LinkSettings()
+        self.next_event_id = next_event_id
+        self._stats = _Stats()
+        self._docs: dict[Hashable, _Doc] = {}
+        self._events: dict[int, dict[Hashable, None]] = {}
+        self._postings: dict[str, dict[Hashable, None]] = {}
+        self._dated: list[tuple[float, int, Hashable]] = []  # heap (ts, seq, key)
+        self._undated: deque[Hashable] = deque()
+        self._seq = 0
+        self._latest: float | None = None
+
+    # -- public API ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def add(self, doc: LinkDoc) -> LinkResult:
+        """Decide the event of ``doc`` and index it. Call in publication order."""
+        known = self._docs.get(doc.key)
+        if known is not None:  # re-running: keep the earlier decision
+            return LinkResult(known.event_id, False, None, None, {"already_indexed": True})
+        d = self._prepare(doc)
+        best = self._best_event(d)
+        if best is not None and best[0] >= self.settings.threshold:
+            score, event_id, other, f, ev = best
+            is_new = False
+        else:
+            event_id = self.next_event_id
+            self.next_event_id += 1
+            is_new = True
+            if best is None:
+                score, other, f, ev = None, None, {}, {}
+            else:
+                score, _, other, f, ev = best
+        self._index(d, event_id)
+        evidence = {"features": {k: round(v, 4) for k, v in f.items()}, **ev}
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("link %r -> event %d new=%s score=%s matched=%r", doc.key, event_id,
+                      is_new, None if score is None else round(score, 3), other)
+        return LinkResult(event_id, is_new, score, other, evidence)
+
+    def restore(self, doc: LinkDoc, event_id: int) -> None:
+        """Index an already-linked article without deciding (warm start of a run)."""
+        if doc.key in self._docs:
+            return
+        d = self._prepare(doc)
+        self._index(d, event_id)
+        if event_id >= self.next_event_id:
+            self.next_event_id = event_id + 1
+
+    def explain(self, a: LinkDoc, b: LinkDoc) -> dict:
+        """Features, score, decision and shared evidence of two articles."""
+        da = self._docs.get(a.key)
+        db = self._docs.get(b.key)
+        if da is None or db is None or self._stats.n == 0:
+            stats = _Stats()
+            stats.df = Counter(self._stats.df)
+            stats.n = self._stats.n
+            da = da or _Doc(a, -1)
+            db = db or _Doc(b, -2)
+            for x in (da, db):
+                if x.key not in self._docs:
+                    stats.add(x)
+        else:
+            stats = self._stats
+        f, ev = _pair(da, db, stats)
+        score = _score(f, self.settings.weights)
+        contrib = {k: round(self.settings.weights.get(k, 0.0) * v, 4) for k, v in f.items()}
+        return {
+            "score": score,
+            "same_event": score >= self.settings.threshold,
+            "threshold": self.settings.threshold,
+            "features": {k: round(v, 4) for k, v in f.items()},
+            "contributions": dict(sorted(contrib.items(), key=lambda kv: -abs(kv[1]))),
+            **ev,
+        }
+
+    def forget_before(self, when: datetime) -> None:
+        """Drop dated articles published before ``when`` from the index."""
+        self._forget_ts(when.timestamp())
+
+    def event_of(self, key: Hashable) -> int | None:
+        d = self._docs.get(key)
+        return None if d is None else d.event_id
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _prepare(self, doc: LinkDoc) -> _Doc:
+        d = _Doc(doc, self._seq)
+        self._seq += 1
+        if d.ts is not None:
+            # the window slides with the stream: older articles can no longer be candidates
+            if self._latest is None or d.ts > self._latest:
+                self._latest = d.ts
+                self._forget_ts(d.ts - self.settings.window_days * 86400.0)
+        return d
+
+    def _forget_ts(self, cutoff: float) -> None:
+        heap = self._dated
+        while heap and heap[0][0] < cutoff:
+            _, seq, key = heapq.heappop(heap)
+            d = self._docs.get(key)
+            if d is not None and d.seq == seq:
+                self._drop(d)
+
+    def _drop(self, d: _Doc) -> None:
+        del self._docs[d.key]
+        self._stats.remove(d)
+        for k in d.keys:
+            p = self._postings.get(k)
+            if p is not None:
+                p.pop(d.key, None)
+                if not p:
+                    del self._postings[k]
+        members = self._events.get(d.event_id)
+        if members is not None:
+            members.pop(d.key, None)
+            if not members:
+                del self._events[d.event_id]
+
+    def _index(self, d: _Doc, event_id: int) -> None:
+        d.event_id = event_id
+        self._docs[d.key] = d
+        self._stats.add(d)
+        for k in d.keys:
+            self._postings.setdefault(k, {})[d.key] = None
+        self._events.setdefault(event_id, {})[d.key] = None
+        if d.ts is not None:
+            heapq.heappush(self._dated, (d.ts, d.seq, d.key))
+        else:
+            self._undated.append(d.key)
+            while len(self._undated) > self.settings.max_undated:
+                old = self._docs.get(self._undated.popleft())
+                if old is not None and old.ts is None:
+                    self._drop(old)
+
+    def _in_window(self, d: _Doc, other: _Doc) -> bool:
+        if d.ts is None or other.ts is None:
+            return True
+        return abs(d.ts - other.ts) <= self.settings.window_days * 86400.0
+
+    def _candidates(self, d: _Doc) -> list[tuple[int, list[_Doc]]]:
+        """Candidate events by inverted-index overlap, best first, with members to compare."""
+        s = self.settings
+        df = self._stats.df
+        postings = self._postings
+        keys = [k for k in d.keys if 0 < len(postings.get(k, ())) <= s.max_postings]
+        keys.sort(key=lambda k: (df[k], k))
+        keys = keys[: s.query_terms]
+        overlap: dict[Hashable, float] = {}
+        idf = self._stats.idf
+        for k in keys:
+            w = idf(k)
+            for key in postings[k]:
+                overlap[key] = overlap.get(key, 0.0) + w
+        by_event: dict[int, list[tuple[float, _Doc]]] = {}
+        for key, w in overlap.items():
+            other = self._docs[key]
+            if not self._in_window(d, other):
+                continue
+            by_event.setdefault(other.event_id, []).append((w, other))
+        ranked = sorted(
+            by_event.items(), key=lambda kv: (-max(w for w, _ in kv[1]), kv[0])
+        )[: s.max_candidates]
+        out = []
+        for event_id, members in ranked:
+            members.sort(key=lambda wm: (-wm[0], -wm[1].seq))
+            out.append((event_id, [m for _, m in members[: s.max_members]]))
+        return out
+
+    def _best_event(self, d: _Doc) -> tuple[float, int, Hashable, dict, dict] | None:
+        """Best (score, event, matched key, features, evidence) over candidate events."""
+        best = None
+        # the article counts in the document frequencies it is scored with
+        self._stats.add(d)
+        try:
+            for event_id, members in self._candidates(d):
+                for m in members:
+                    f, ev = _pair(d, m, self._stats)
+                    sc = _score(f, self.settings.weights)
+                    if best is None or sc > best[0]:
+                        best = (sc, event_id, m.key, f, ev)
+        finally:
+            self._stats.remove(d)
+        return best
+
+    # -- for the tuning script -----------------------------------------------------------
+
+    def candidate_pairs(self, doc: LinkDoc) -> Iterable[tuple[Hashable, dict[str, float]]]:
+        """Features of ``doc`` against every candidate member (without indexing ``doc``)."""
+        d = self._prepare(doc)
+        self._stats.add(d)
+        try:
+            out = [
+                (m.key, _pair(d, m, self._stats)[0])
+                for _, members in self._candidates(d)
+                for m in members
+            ]
+        finally:
+            self._stats.remove(d)
+        return out
+
+
+def window_start(when: datetime, settings: LinkSettings) -> datetime:
+    """Earliest publication date a warm start must restore for an article at ``when``."""
+    return when - timedelta(days=settings.window_days)
