@@ -227,6 +227,44 @@ def _pick_date(tree, trafilatura_date: str | None) -> str | None:
     return candidates[0] if candidates else None
 
 
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014\u00b7\u2022\u00bb]\s+")
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def _squash(text: str | None) -> str:
+    return _NON_ALNUM.sub("", (text or "").casefold())
+
+
+def _strip_site_suffix(title: str | None, sitename: str | None, url: str) -> str | None:
+    """Drop a trailing " | Site Name" / " - Site Name" that names the outlet, not the story.
+
+    The tail goes when it matches the site name or the host name (letters and digits only,
+    case-folded, either inside the other); the rest must keep at least two words.
+    """
+    if not title:
+        return title
+    try:
+        host = _squash(urlsplit(url).hostname or "")
+    except ValueError:
+        host = ""
+    site = _squash(sitename)
+    host_core = host.removeprefix("www")
+    for _ in range(2):
+        separators = list(_TITLE_SEPARATOR.finditer(title))
+        if not separators:
+            break
+        last = separators[-1]
+        head, tail = title[: last.start()].rstrip(), _squash(title[last.end() :])
+        if len(tail) < 3 or len(head.split()) < 2:
+            break
+        by_site = len(site) >= 3 and (tail in site or site in tail)
+        by_host = bool(host) and (tail in host or (len(host_core) > 6 and host_core[:-3] in tail))
+        if not (by_site or by_host):
+            break
+        title = head
+    return title
+
+
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
@@ -257,7 +295,7 @@ def extract(html: bytes | str, url: str) -> Extracted:
         # the metadata pass first, on the same tree, as bare_extraction does it; run apart
         # so that a page too short for a body still gives its title, date and author
         meta = extract_metadata(tree, default_url=url)
-        result.title = _clean(meta.title)
+        result.title = _clean(_strip_site_suffix(meta.title, meta.sitename, url))
         result.author = _clean(meta.author)
         result.date = _pick_date(tree, meta.date)
         result.sitename = _clean(meta.sitename)
