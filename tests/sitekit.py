@@ -1,0 +1,145 @@
+"""Fixtures we write ourselves: small news sites (feeds + article pages) served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from html import escape
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+WORDS = (
+    "council harbour budget minister river festival vaccine railway drought election "
+    "summit court bridge factory strike museum satellite treaty border wildfire "
+    "parliament orchestra hospital airport tariff glacier reservoir archive harvest "
+    "library stadium pipeline telescope monsoon ferry vineyard refinery"
+).split()
+
+
+def paragraphs(seed: str, n: int = 6) -> list[str]:
+    """Deterministic, article-like text that differs from seed to seed."""
+    out = []
+    for i in range(n):
+        h = hashlib.sha256(f"{seed}/{i}".encode()).digest()
+        words = [WORDS[b % len(WORDS)] for b in h]
+        out.append(
+            f"The {words[0]} officials in {seed.title()} said on Tuesday that the {words[1]} "
+            f"plan for the {words[2]} would go ahead despite concerns about the {words[3]}. "
+            f"Residents near the {words[4]} told reporters they had waited years for news of "
+            f"the {words[5]} and the {words[6]}, and that the {words[7]} mattered most."
+        )
+    return out
+
+
+@dataclass
+class Story:
+    slug: str
+    title: str
+    published: datetime = field(default_factory=lambda: datetime(2025, 11, 20, 9, tzinfo=UTC))
+    author: str = "Ada Reporter"
+    body: list[str] | None = None
+    summary: str | None = None
+
+    def text(self) -> list[str]:
+        return self.body or paragraphs(self.slug)
+
+
+def page_html(story: Story, canonical: str | None = None) -> str:
+    paras = "\n".join(f"<p>{escape(p)}</p>" for p in story.text())
+    canon = f'<link rel="canonical" href="{escape(canonical)}">' if canonical else ""
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{escape(story.title)} | Test Gazette</title>{canon}
+<meta name="author" content="{escape(story.author)}">
+<meta property="article:published_time" content="{story.published.isoformat()}">
+</head><body><header><nav><a href="/">Home</a> <a href="/world">World</a></nav></header>
+<main><article><h1>{escape(story.title)}</h1><p class="byline">By {escape(story.author)}</p>
+{paras}
+</article></main><footer>Copyright Test Gazette. All rights reserved.</footer></body></html>"""
+
+
+def rss(base: str, stories: list[Story], title: str = "Test Gazette") -> str:
+    items = []
+    for s in stories:
+        summary = s.summary or s.text()[0][:160]
+        items.append(
+            f"<item><title>{escape(s.title)}</title><link>{base}/news/{s.slug}</link>"
+            f"<guid isPermaLink=\"false\">gazette-{s.slug}</guid>"
+            f"<pubDate>{format_datetime(s.published)}</pubDate>"
+            f"<description>{escape(summary)}</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{base}/</link><description>test</description>"
+        + "".join(items) + "</channel></rss>"
+    )
+
+
+class Site:
+    """A news site on a pytest-httpserver: /feed.xml (with ETag), /news/<slug> pages."""
+
+    def __init__(self, server: HTTPServer, prefix: str = ""):
+        self.server = server
+        self.prefix = prefix
+        self.stories: list[Story] = []
+        self.hits: dict[str, int] = {}
+        self.etag_enabled = True
+        server.expect_request(f"{prefix}/feed.xml").respond_with_handler(self._feed)
+        server.expect_request(f"{prefix}/robots.txt").respond_with_data("User-agent: *\n")
+
+    @property
+    def base(self) -> str:
+        return self.server.url_for(self.prefix).rstrip("/")
+
+    @property
+    def feed_url(self) -> str:
+        return self.base + "/feed.xml"
+
+    def add(self, *stories: Story) -> None:
+        for s in stories:
+            self.stories.append(s)
+            path = f"{self.prefix}/news/{s.slug}"
+            self.server.expect_request(path).respond_with_handler(self._page(s, path))
+
+    def _count(self, path: str) -> None:
+        self.hits[path] = self.hits.get(path, 0) + 1
+
+    def _feed(self, request: Request) -> Response:
+        self._count("feed")
+        body = rss(self.base, self.stories)
+        etag = '"' + hashlib.sha1(body.encode()).hexdigest() + '"'
+        if self.etag_enabled and request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body, content_type="application/rss+xml; charset=utf-8",
+                        headers={"ETag": etag} if self.etag_enabled else {})
+
+    def _page(self, story: Story, path: str):
+        def handler(request: Request) -> Response:
+            self._count(path)
+            return Response(page_html(story), content_type="text/html; charset=utf-8")
+
+        return handler
+
+    def page_hits(self) -> int:
+        return sum(v for k, v in self.hits.items() if k != "feed")
+
+
+def stories(prefix: str, n: int, start: datetime | None = None) -> list[Story]:
+    start = start or datetime(2025, 11, 20, 6, tzinfo=UTC)
+    return [
+        Story(slug=f"{prefix}-{i}", title=f"{prefix.title()} story number {i} on the {WORDS[i]}",
+              published=start + timedelta(hours=i))
+        for i in range(n)
+    ]
+
+
+def feeds_yaml(feeds: list[tuple[str, str]], **defaults: object) -> str:
+    lines = ["defaults:"]
+    opts = {"timeout": 5, "robots": True, **defaults}
+    lines += [f"  {k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in opts.items()]
+    lines.append("feeds:")
+    for name, url in feeds:
+        lines += [f"  - name: {name}", f"    url: {url}", "    tags: [test]"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,192 @@
+"""The ingest run end to end, against sites served on 127.0.0.1 by the test."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from newsdesk.config import load_config
+from newsdesk.errors import ExitCode
+from newsdesk.http import HttpClient
+from newsdesk.pipeline import fetch_feeds
+from newsdesk.store import Store
+
+from .sitekit import Site, Story, feeds_yaml, stories
+
+
+@pytest.fixture
+def client():
+    c = HttpClient(host_delay=0, retries=1, backoff=0.01, deadline=5, read_timeout=3,
+                   per_host=4)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "news.db")
+    yield s
+    s.close()
+
+
+def _config(tmp_path, feeds, **defaults):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(feeds_yaml(feeds, **defaults))
+    return load_config(path)
+
+
+def _run(cfg, store, client, **kw):
+    return fetch_feeds(cfg, store, client=client, extract_workers=0, **kw)
+
+
+def _count(store, sql="SELECT COUNT(*) FROM articles", params=()):
+    return store.execute(sql, params).fetchone()[0]
+
+
+def test_first_run_stores_full_text_and_second_run_is_all_304(tmp_path, httpserver, client, store):
+    site = Site(httpserver)
+    site.add(*stories("harbour", 4))
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)])
+
+    first = _run(cfg, store, client)
+    assert first.exit_code == ExitCode.OK
+    assert first.articles_new == 4
+    rows = list(store.query("SELECT * FROM articles ORDER BY id"))
+    assert {r["extraction_status"] for r in rows} == {"ok"}
+    assert all(r["word_count"] > 100 for r in rows)
+    assert rows[0]["published"].startswith("2025-11-20T06:00:00")
+    assert rows[0]["author"] == "Ada Reporter"
+    assert rows[0]["source"] == "Gazette"
+    assert rows[0]["canonical_url"].endswith("/news/harbour-0")
+    pages_after_first = site.page_hits()
+
+    second = _run(cfg, store, client)
+    assert second.articles_new == 0
+    assert second.count("unchanged") == 1
+    assert site.page_hits() == pages_after_first  # no article page touched again
+    assert _count(store) == 4
+    fts = _count(store, "SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'harbour'")
+    assert fts == 4
+
+
+def test_rerun_without_etag_adds_nothing_and_fetches_no_page(tmp_path, httpserver, client, store):
+    site = Site(httpserver)
+    site.etag_enabled = False
+    site.add(*stories("bridge", 3))
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)])
+    _run(cfg, store, client)
+    pages = site.page_hits()
+    again = _run(cfg, store, client)
+    assert again.articles_new == 0 and again.count("ok") == 1
+    assert site.page_hits() == pages
+    site.add(Story(slug="bridge-new", title="A new bridge story"))
+    third = _run(cfg, store, client)
+    assert third.articles_new == 1
+    assert site.page_hits() == pages + 1
+
+
+def test_broken_feed_beside_good_ones(tmp_path, httpserver, client, store):
+    good = Site(httpserver, "/good")
+    good.add(*stories("museum", 2))
+    httpserver.expect_request("/broken/feed.xml").respond_with_data(
+        "<html><body>Oops, error page</body></html>", content_type="text/html")
+    httpserver.expect_request("/down/feed.xml").respond_with_data("boom", status=500)
+    cfg = _config(tmp_path, [("Good", good.feed_url),
+                             ("Broken", httpserver.url_for("/broken/feed.xml")),
+                             ("Down", httpserver.url_for("/down/feed.xml"))])
+    summary = _run(cfg, store, client)
+    assert summary.exit_code == ExitCode.PARTIAL
+    outcomes = {f.name: f.outcome for f in summary.feeds}
+    assert outcomes == {"Good": "ok", "Broken": "failed", "Down": "failed"}
+    assert summary.articles_new == 2
+    state = store.feed_state("Down")
+    assert state.consecutive_failures == 1 and "500" in state.last_error
+    runs = list(store.query("SELECT feed, outcome FROM feed_runs ORDER BY feed"))
+    assert [r["outcome"] for r in runs] == ["failed", "failed", "ok"]
+
+
+def test_non_html_link_keeps_feed_summary(tmp_path, httpserver, client, store):
+    httpserver.expect_request("/doc.pdf").respond_with_data(b"%PDF-1.4 ...",
+                                                            content_type="application/pdf")
+    httpserver.expect_request("/robots.txt").respond_with_data("")
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Docs</title>'
+        f"<item><title>Annual report</title><link>{httpserver.url_for('/doc.pdf')}</link>"
+        "<description>The annual report of the harbour council.</description></item>"
+        "</channel></rss>"
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(feed,
+                                                             content_type="application/rss+xml")
+    cfg = _config(tmp_path, [("Docs", httpserver.url_for("/feed.xml"))])
+    summary = _run(cfg, store, client)
+    assert summary.articles_new == 1
+    row = next(store.query("SELECT * FROM articles"))
+    assert row["extraction_status"] == "not_html"
+    assert row["text"] == "The annual report of the harbour council."
+    assert "application/pdf" in row["extraction_error"]
+    assert row["published_status"] == "missing" and row["published"] is None
+
+
+def test_article_in_two_feeds_is_stored_once_with_both_memberships(
+        tmp_path, httpserver, client, store):
+    a = Site(httpserver, "/a")
+    shared = stories("summit", 2)
+    a.add(*shared)
+    # the second feed lists the first site's article URLs under its own GUIDs
+    items = "".join(
+        f"<item><title>{s.title}</title><link>{a.base}/news/{s.slug}?utm_source=rss</link>"
+        f"<guid>other-{s.slug}</guid></item>" for s in shared)
+    httpserver.expect_request("/b/feed.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>B</title>{items}'
+        "</channel></rss>", content_type="application/rss+xml")
+    cfg = _config(tmp_path, [("A", a.feed_url), ("B", httpserver.url_for("/b/feed.xml"))])
+    summary = _run(cfg, store, client)
+    assert _count(store) == 2
+    assert summary.articles_new == 2
+    assert _count(store, "SELECT COUNT(*) FROM article_feeds") == 4
+    # the second run keeps both memberships and adds nothing
+    _run(cfg, store, client)
+    assert _count(store) == 2
+    assert _count(store, "SELECT COUNT(*) FROM article_feeds WHERE feed = 'B'") == 2
+
+
+def test_max_articles_per_run(tmp_path, httpserver, client, store):
+    site = Site(httpserver)
+    site.add(*stories("ferry", 5))
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)], max_articles=2)
+    assert _run(cfg, store, client).articles_new == 2
+    site.etag_enabled = False
+    assert _run(cfg, store, client).articles_new == 2
+    assert _run(cfg, store, client).articles_new == 1
+
+
+def test_full_text_off_uses_feed_summary(tmp_path, httpserver, client, store):
+    site = Site(httpserver)
+    site.add(*stories("glacier", 2))
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)], full_text=False)
+    _run(cfg, store, client)
+    assert site.page_hits() == 0
+    statuses = {r["extraction_status"] for r in store.query("SELECT * FROM articles")}
+    assert statuses == {"skipped"}
+
+
+def test_failing_feed_backs_off_and_named_feed_runs_anyway(tmp_path, httpserver, client, store):
+    httpserver.expect_request("/down/feed.xml").respond_with_data("no", status=503)
+    cfg = _config(tmp_path, [("Down", httpserver.url_for("/down/feed.xml"))])
+    _run(cfg, store, client)
+    _run(cfg, store, client)  # two failures: the feed now rests
+    state = store.feed_state("Down")
+    assert state.consecutive_failures == 2 and state.next_attempt is not None
+    rested = _run(cfg, store, client)
+    assert rested.count("skipped") == 1
+    forced = _run(cfg, store, client, names=["Down"])
+    assert forced.count("failed") == 1
+
+
+def test_extraction_on_process_pool(tmp_path, httpserver, client, store):
+    site = Site(httpserver)
+    site.add(*stories("orchestra", 3))
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)])
+    summary = fetch_feeds(cfg, store, client=client, extract_workers=2)
+    assert summary.articles_new == 3
+    assert _count(store, "SELECT COUNT(*) FROM articles WHERE extraction_status = 'ok'") == 3

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from newsdesk.errors import StorageError
+from newsdesk.models import Article, When
+from newsdesk.store import SCHEMA_MIGRATIONS, Store, migrations, utcnow
+
+
+def test_blank_database_gets_every_migration(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+        tables = set(store.db.table_names())
+        assert {"feeds", "articles", "article_feeds", "events", "event_links", "runs",
+                "feed_runs", "articles_fts"} <= tables
+        assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        cols = {c.name for c in store.db["articles"].columns}
+        assert {"duplicate_of", "event_id", "signature", "content_hash"} <= cols
+
+
+def test_older_database_is_upgraded_and_keeps_its_rows(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before=SCHEMA_MIGRATIONS[-1])  # as an older release left it
+    db.execute(
+        "INSERT INTO articles (url, canonical_url, title, text, fetched_at, sort_date, "
+        "extraction_status) VALUES ('u', 'u', 'Old title', 'old text about harbours', "
+        "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00', 'ok')"
+    )
+    db.conn.commit()
+    assert "events" not in db.table_names()
+    db.close()
+    with Store.open(path) as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+        row = next(store.query("SELECT title, event_id, linked_at FROM articles"))
+        assert row == {"title": "Old title", "event_id": None, "linked_at": None}
+        hits = store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'harbours'").fetchone()[0]
+        assert hits == 1
+
+
+def test_reopen_applies_nothing_twice(tmp_path):
+    Store.open(tmp_path / "a.db").close()
+    with Store.open(tmp_path / "a.db") as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+
+
+def test_corrupt_file_is_a_clear_storage_error(tmp_path):
+    path = tmp_path / "bad.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="corrupt"):
+        Store.open(path)
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(StorageError, match="cannot open"):
+        Store.open(tmp_path / "no" / "such" / "dir.db")
+
+
+def _article(url, text, title="T"):
+    return Article(url=url, canonical_url=url, title=title, text=text, feed=None,
+                   published=When(None), fetched_at=utcnow())
+
+
+def test_save_article_versions_and_fts_in_step(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        aid, outcome = store.save_article(_article("https://x/1", "first text of the story"))
+        assert outcome == "new"
+        assert store.save_article(_article("https://x/1", "first text of the story"))[1] == (
+            "unchanged")
+        assert store.save_article(_article("https://x/1", "edited text", "New"))[1] == "updated"
+        row = next(store.query("SELECT title, text, version FROM articles"))
+        assert row == {"title": "New", "text": "edited text", "version": 2}
+        old = next(store.query("SELECT title, text, version FROM article_versions"))
+        assert old == {"title": "T", "text": "first text of the story", "version": 1}
+        assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'edited'").fetchone()[0] == 1
+        assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'first'").fetchone()[0] == 0
+        assert store.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_failed_write_leaves_no_half_article(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        bad = _article("https://x/2", "text")
+        bad.feed = "no-such-feed"  # membership violates the feeds foreign key
+        with pytest.raises(sqlite3.IntegrityError):
+            store.save_article(bad)
+        assert store.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 0
+        assert store.execute("SELECT COUNT(*) FROM articles_fts").fetchone()[0] == 0
