@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from newsdesk.config import load_config
 from newsdesk.errors import ExitCode
