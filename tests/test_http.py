@@ -128,11 +128,15 @@ def read_request(conn: socket.socket) -> bytes:
     return data
 
 
+RawHandler = Callable[[socket.socket, threading.Event], None]
+RawFactory = Callable[[RawHandler], RawServer]
+
+
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[Callable[[socket.socket, threading.Event], None]], RawServer]]:
+def raw_server() -> Iterator[RawFactory]:
     servers: list[RawServer] = []
 
-    def make(handler: Callable[[socket.socket, threading.Event], None]) -> RawServer:
+    def make(handler: RawHandler) -> RawServer:
         server = RawServer(handler)
         servers.append(server)
         return server
@@ -235,9 +239,11 @@ def test_gives_up_on_persistent_500(httpserver: HTTPServer, client: HttpClient) 
 
 def test_429_retry_after_is_honoured(httpserver: HTTPServer, client: HttpClient) -> None:
     counter = Counter(
-        lambda n, _r: Response("slow down", status=429, headers={"Retry-After": "1"})
-        if n == 1
-        else Response("ok")
+        lambda n, _r: (
+            Response("slow down", status=429, headers={"Retry-After": "1"})
+            if n == 1
+            else Response("ok")
+        )
     )
     httpserver.expect_request("/rl").respond_with_handler(counter)
     res = client.get(httpserver.url_for("/rl"))
@@ -248,9 +254,7 @@ def test_429_retry_after_is_honoured(httpserver: HTTPServer, client: HttpClient)
 
 
 def test_429_long_retry_after_gives_up_at_once(httpserver: HTTPServer, client: HttpClient) -> None:
-    counter = Counter(
-        lambda _n, _r: Response("later", status=429, headers={"Retry-After": "3600"})
-    )
+    counter = Counter(lambda _n, _r: Response("later", status=429, headers={"Retry-After": "3600"}))
     httpserver.expect_request("/rl").respond_with_handler(counter)
     res = client.get(httpserver.url_for("/rl"))
     assert counter.calls == 1
@@ -283,7 +287,7 @@ def test_parse_retry_after() -> None:
 # Slow and broken servers ------------------------------------------------------------------
 
 
-def test_trickling_body_hits_the_deadline(raw_server) -> None:  # noqa: ANN001
+def test_trickling_body_hits_the_deadline(raw_server: RawFactory) -> None:
     def trickle(conn: socket.socket, stop: threading.Event) -> None:
         read_request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
@@ -299,7 +303,7 @@ def test_trickling_body_hits_the_deadline(raw_server) -> None:  # noqa: ANN001
     assert not res.ok
 
 
-def test_trickling_status_line_hits_the_deadline(raw_server) -> None:  # noqa: ANN001
+def test_trickling_status_line_hits_the_deadline(raw_server: RawFactory) -> None:
     """Socket timeouts restart on each byte; the watchdog must cut the headers too."""
 
     def trickle(conn: socket.socket, stop: threading.Event) -> None:
@@ -315,7 +319,7 @@ def test_trickling_status_line_hits_the_deadline(raw_server) -> None:  # noqa: A
     assert res.elapsed < 2
 
 
-def test_no_response_times_out(raw_server) -> None:  # noqa: ANN001
+def test_no_response_times_out(raw_server: RawFactory) -> None:
     def silent(conn: socket.socket, stop: threading.Event) -> None:
         read_request(conn)
         stop.wait(10)
@@ -329,7 +333,7 @@ def test_no_response_times_out(raw_server) -> None:  # noqa: ANN001
     assert server.connections >= 2  # a read timeout is retried while the deadline allows
 
 
-def test_timeout_argument_scales_read_timeout_and_deadline(raw_server) -> None:  # noqa: ANN001
+def test_timeout_argument_scales_read_timeout_and_deadline(raw_server: RawFactory) -> None:
     def silent(conn: socket.socket, stop: threading.Event) -> None:
         read_request(conn)
         stop.wait(10)
@@ -341,7 +345,7 @@ def test_timeout_argument_scales_read_timeout_and_deadline(raw_server) -> None: 
     assert res.elapsed < 1.5
 
 
-def test_connection_reset_mid_body(raw_server) -> None:  # noqa: ANN001
+def test_connection_reset_mid_body(raw_server: RawFactory) -> None:
     def reset(conn: socket.socket, stop: threading.Event) -> None:
         read_request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"a" * 1000)
@@ -482,9 +486,7 @@ def test_gzip_body_is_decoded(httpserver: HTTPServer, client: HttpClient) -> Non
 def test_gzip_bomb_is_cut_at_the_cap(httpserver: HTTPServer, client: HttpClient) -> None:
     bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)
     assert len(bomb) < 100_000
-    httpserver.expect_request("/bomb").respond_with_data(
-        bomb, headers={"Content-Encoding": "gzip"}
-    )
+    httpserver.expect_request("/bomb").respond_with_data(bomb, headers={"Content-Encoding": "gzip"})
     started = time.monotonic()
     res = client.get(httpserver.url_for("/bomb"), max_bytes=1_000_000)
     assert res.truncated
