@@ -134,3 +134,28 @@ def relink(store: Store, since: datetime | None = None,
     """Forget copy/event decisions from `since` on (all when None) and link again."""
     store.unlink_since(iso(since) if since else None)
     return link_pending(store, settings)
+
+
+def explain(store: Store, a_id: int, b_id: int, settings: LinkSettings | None = None) -> dict:
+    """Why two articles are (or are not) in one event: the linker's features and evidence,
+    with term statistics from the articles around them, as the link stage saw them."""
+    settings = settings or LinkSettings()
+    rows = {a.id: a for a in store._stored(store.execute(
+        f"SELECT {store._LINK_COLS} FROM articles WHERE id IN (?, ?)", [a_id, b_id]))}
+    missing = [i for i in (a_id, b_id) if i not in rows]
+    if missing:
+        from .errors import QueryError
+        raise QueryError(f"no article {missing[0]} (see `newsdesk search`)")
+    a, b = rows[a_id], rows[b_id]
+    win = _Window(store, settings)
+    lo = min(a.sort_date, b.sort_date) - win.span
+    hi = max(a.sort_date, b.sort_date) + win.span
+    for other in store.linked_between(iso(lo), iso(hi)):
+        if other.event_id is not None and other.duplicate_of is None:
+            win.linker.restore(_doc(other), other.event_id)
+    result = win.linker.explain(_doc(a), _doc(b))
+    result["same_event_stored"] = a.event_id is not None and a.event_id == b.event_id
+    result["events"] = [a.event_id, b.event_id]
+    if a.duplicate_of == b.id or b.duplicate_of == a.id:
+        result["copy"] = True
+    return result

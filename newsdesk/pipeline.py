@@ -420,3 +420,37 @@ def add_urls(store: Store, page_urls: Iterable[str], *, client: HttpClient | Non
             client.close()
     link_pending(store)
     return results
+
+
+@dataclass
+class FeedCheck:
+    name: str
+    url: str
+    ok: bool
+    http_status: int | None
+    entries: int
+    seconds: float
+    problem: str | None  # error, or the bozo warning when entries were recovered
+
+
+def check_feeds(feeds: Iterable[FeedConfig], *, client: HttpClient | None = None,
+                net_workers: int = 16) -> list[FeedCheck]:
+    """Fetch and parse each feed once, storing nothing: for `newsdesk feeds check`."""
+    own_client = client is None
+    client = client or HttpClient()
+
+    def one(feed: FeedConfig) -> FeedCheck:
+        res = client.get(feed.url, timeout=feed.options.timeout, allow_private=True)
+        if not res.ok:
+            return FeedCheck(feed.name, feed.url, False, res.status, 0, res.elapsed, res.error)
+        parsed = parse_feed(res.content, feed_name=feed.name, url=res.final_url,
+                            headers=res.headers, language=feed.language)
+        return FeedCheck(feed.name, feed.url, parsed.error is None, res.status,
+                         len(parsed.entries), res.elapsed, parsed.error or parsed.warning)
+
+    try:
+        with ThreadPoolExecutor(max_workers=net_workers) as pool:
+            return list(pool.map(one, list(feeds)))
+    finally:
+        if own_client:
+            client.close()
