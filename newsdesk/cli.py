@@ -82,7 +82,7 @@ class Output:
         self.fmt, self.columns = fmt, columns
 
     def rows(self, rows: Iterable[dict], *, raw: bool = True) -> None:
-        stream = click.get_text_stream("stdout")
+        stream = sys.stdout
         try:
             writers.write_rows(rows, stream, fmt=self.fmt, columns=self.columns, raw=raw)
         except writers.UnknownColumnError as e:
@@ -394,7 +394,7 @@ def export_(query: str | None, filters: Any, fmt: str, output: Path | None, bom:
                 n = writers.write_rows(rows, fh, fmt=fmt, raw=raw, bom=bom)
             click.echo(f"wrote {n} articles to {output}", err=True)
         else:
-            writers.write_rows(rows, click.get_text_stream("stdout"), fmt=fmt, raw=raw, bom=bom)
+            writers.write_rows(rows, sys.stdout, fmt=fmt, raw=raw, bom=bom)
 
 
 @cli.command()

@@ -112,7 +112,7 @@ def import_file(store: Store, path: Path | str, *, fmt: str | None = None,
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
                 continue
         summary.bad.append((line, problem or "unreadable row"))
-        log.warning("%s:%d: skipped: %s", path, line, problem)
+        log.info("%s:%d: skipped: %s", path, line, problem)
     if link:
         summary.link = link_pending(store, settings)
     return summary

@@ -260,7 +260,7 @@ class Ingest:
 
     def on_extracted(self, data: tuple[_Job, FetchResult], ex: Extracted) -> None:
         job, res = data
-        if ex.text:
+        if usable_text(ex.text, job.entry.summary):
             self.save(job, res, ex, EXTRACT_OK, None)
         else:
             self.save(job, res, ex, EXTRACT_NO_TEXT, "no article text found on the page")
@@ -281,6 +281,16 @@ class Ingest:
         self.progress("article", article.title or article.url)
         for other in self.waiting.pop(job.canonical, []):
             self.store.add_membership(article_id, other.feed.name, other.guid, utcnow())
+
+
+MIN_PAGE_WORDS = 40
+
+
+def usable_text(text: str | None, summary: str | None) -> bool:
+    """Page text is kept when it is a real body, not a scrap shorter than the feed's summary."""
+    if not text:
+        return False
+    return len(text.split()) >= MIN_PAGE_WORDS or len(text) >= len(summary or "")
 
 
 def _page_canonical(res: FetchResult | None, ex: Extracted | None, fallback: str) -> str:
@@ -305,7 +315,7 @@ def build_article(feed: FeedConfig, entry: Entry, canonical: str, guid: str | No
         page_date = dates.normalise(ex.date, source="page", now=now)
         if page_date.status == DATE_OK or published.raw is None:
             published = page_date
-    text = ex.text if ex and ex.text else entry.summary
+    text = ex.text if ex and status == EXTRACT_OK else entry.summary
     return Article(
         url=res.final_url if res is not None and res.ok else (entry.url or canonical),
         canonical_url=_page_canonical(res if res is not None and res.ok else None, ex, canonical),

@@ -14,23 +14,34 @@ from werkzeug import Request, Response
 WORDS = (
     "council harbour budget minister river festival vaccine railway drought election "
     "summit court bridge factory strike museum satellite treaty border wildfire "
-    "parliament orchestra hospital airport tariff glacier reservoir archive harvest "
+    "parliament quarry hospital airport tariff glacier reservoir archive harvest "
     "library stadium pipeline telescope monsoon ferry vineyard refinery"
 ).split()
 
 
+SYLLABLES = ("ka", "lo", "mi", "ren", "tas", "vo", "qui", "bel", "dor", "fen", "gri", "hal",
+             "jun", "mar", "nes", "pol", "sar", "tem", "ul", "wes", "yor", "zan", "cre", "dri")
+GLUE = ("the", "and", "of", "in", "to", "a", "for", "on", "with", "that", "was", "by")
+
+
+def _word(h: bytes, i: int) -> str:
+    n = 2 + h[i] % 2
+    return "".join(SYLLABLES[h[(i + k) % len(h)] % len(SYLLABLES)] for k in range(n))
+
+
 def paragraphs(seed: str, n: int = 6) -> list[str]:
-    """Deterministic, article-like text that differs from seed to seed."""
+    """Deterministic article-like text; different seeds share almost no content words."""
     out = []
     for i in range(n):
-        h = hashlib.sha256(f"{seed}/{i}".encode()).digest()
-        words = [WORDS[b % len(WORDS)] for b in h]
-        out.append(
-            f"The {words[0]} officials in {seed.title()} said on Tuesday that the {words[1]} "
-            f"plan for the {words[2]} would go ahead despite concerns about the {words[3]}. "
-            f"Residents near the {words[4]} told reporters they had waited years for news of "
-            f"the {words[5]} and the {words[6]}, and that the {words[7]} mattered most."
-        )
+        sentences = []
+        for j in range(3):
+            h = hashlib.sha256(f"{seed}/{i}/{j}".encode()).digest()
+            words = []
+            for k in range(18):
+                words.append(GLUE[h[k] % len(GLUE)] if h[k] % 3 == 0 else _word(h, k))
+            words[0] = words[0].capitalize()
+            sentences.append(" ".join(words) + ".")
+        out.append(" ".join(sentences))
     return out
 
 

@@ -50,7 +50,7 @@ def test_first_run_stores_full_text_and_second_run_is_all_304(tmp_path, httpserv
     first = _run(cfg, store, client)
     assert first.exit_code == ExitCode.OK
     assert first.articles_new == 4
-    rows = list(store.query("SELECT * FROM articles ORDER BY id"))
+    rows = list(store.query("SELECT * FROM articles ORDER BY sort_date"))
     assert {r["extraction_status"] for r in rows} == {"ok"}
     assert all(r["word_count"] > 100 for r in rows)
     assert rows[0]["published"].startswith("2025-11-20T06:00:00")
