@@ -248,11 +248,11 @@ def _entry_date(entry: dict, languages: list[str] | None, now: datetime | None) 
     for key in ("published", "updated", "created"):
         raw = entry.get(key)
         parsed = entry.get(key + "_parsed")
-        if raw or parsed:
-            when = from_struct(parsed, raw, source="feed", now=now)
-            if parsed is None and languages and when.value is None and when.status != "future":
-                when = normalise(raw, source="feed", now=now, languages=languages)
-            return when
+        if parsed is not None:
+            return from_struct(parsed, raw, source="feed", now=now)
+        if raw:
+            # feedparser could not read it: dateparser, restricted to the feed's language if known
+            return normalise(raw, source="feed", now=now, languages=languages)
     return When(None, source="feed")
 
 
@@ -286,6 +286,17 @@ def _guess_charset(content: bytes, headers: dict[str, str]) -> None:
         f"; charset={best.encoding}"
 
 
+def _strip_before_declaration(content: bytes) -> bytes:
+    """Drop whitespace before ``<?xml`` (common from PHP templates; expat rejects it)."""
+    bom = b"\xef\xbb\xbf" if content.startswith(b"\xef\xbb\xbf") else b""
+    body = content[len(bom):]
+    if body[:1].isspace():
+        stripped = body.lstrip(b" \t\r\n")
+        if stripped.startswith(b"<?xml"):
+            return bom + stripped
+    return content
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -306,6 +317,7 @@ def parse_feed(
     if _looks_like_json(content, content_type):
         return _parse_json_feed(content, feed_name, url, language, now)
 
+    content = _strip_before_declaration(content)
     _guess_charset(content, response_headers)
     result = feedparser.parse(
         io.BytesIO(content),  # a stream: plain bytes would first be tried as a file name
@@ -360,8 +372,11 @@ def parse_feed(
         return ParsedFeed(entries=[], title=title, version=version, warning=None, error=None)
     if "html" in content_type and "xml" not in content_type or _HTML_START.match(content):
         error = "not a feed: got an HTML page (check the feed URL)"
-    elif bozo:
-        error = f"not a feed: not well-formed XML ({_bozo_message(exc)})"
+    elif bozo and not isinstance(exc, _SOFT_BOZO):
+        if version:
+            error = f"feed is not well-formed XML ({_bozo_message(exc)}); no entries recovered"
+        else:
+            error = f"not a feed: not well-formed XML ({_bozo_message(exc)})"
     else:
         error = "not a feed: no RSS, Atom or RDF content found"
     log.info("%s: %s", feed_name, error)
