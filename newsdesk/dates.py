@@ -5,7 +5,9 @@ Three tiers, cheapest first:
 1. RFC 822 / RFC 2822 (``email.utils.parsedate_to_datetime``), the RSS format. Accepted only when
    the zone is understood (a numeric offset, GMT/UT/UTC or a US zone name) or absent.
 2. ISO 8601 (``datetime.fromisoformat``, Python 3.11 accepts ``Z``), the Atom format.
-3. ``dateparser`` for everything else (other languages, "3 hours ago", "Sept 4th, 2014", ...).
+3. feedparser's own date handlers (W3DTF variants, asctime, RFC 822 with odd zones, Greek, Korean,
+   Hungarian, ...), so page and import dates read like feed dates.
+4. ``dateparser`` for everything else (other languages, "3 hours ago", "Sept 4th, 2014", ...).
 
 Rules of the result:
 
@@ -29,6 +31,26 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 import dateparser
+
+try:  # private in feedparser 6, stable since 5.x; the tier is skipped if they ever move
+    from feedparser.datetimes import (
+        _parse_date_asctime,
+        _parse_date_greek,
+        _parse_date_hungarian,
+        _parse_date_nate,
+        _parse_date_onblog,
+        _parse_date_perforce,
+        _parse_date_rfc822,
+        _parse_date_w3dtf,
+    )
+
+    # feedparser's chain minus its loose ISO 8601 handler, which reads "2013-xx-27" as a date
+    _FEEDPARSER_HANDLERS = (
+        _parse_date_w3dtf, _parse_date_rfc822, _parse_date_asctime, _parse_date_perforce,
+        _parse_date_hungarian, _parse_date_greek, _parse_date_nate, _parse_date_onblog,
+    )
+except ImportError:  # pragma: no cover
+    _FEEDPARSER_HANDLERS = ()
 
 from .models import DATE_FUTURE, DATE_MISSING, DATE_OK, DATE_UNPARSEABLE, When
 
@@ -78,6 +100,26 @@ def _iso(raw: str) -> datetime | None:
         return None
 
 
+def _feedparser(raw: str) -> datetime | None:
+    if _looks_relative(raw):
+        return None
+    for handler in _FEEDPARSER_HANDLERS:
+        try:
+            parsed = handler(raw)
+            if parsed and len(parsed) == 9:
+                return datetime(*tuple(parsed)[:6], tzinfo=UTC)
+        except _PARSE_ERRORS:
+            continue
+    return None
+
+
+_RELATIVE_HINT = re.compile(r"^[+-]?\d+$|^-\d")  # bare numbers / "-0312": not absolute dates to us
+
+
+def _looks_relative(raw: str) -> bool:
+    return bool(_RELATIVE_HINT.match(raw))
+
+
 def _dateparser_settings(now: datetime | None) -> dict:
     settings = {
         "RETURN_AS_TIMEZONE_AWARE": True,
@@ -110,7 +152,7 @@ def _dateparser_cached(raw: str, languages: tuple[str, ...] | None):
 
 
 def _parse(raw: str, now: datetime | None, languages: tuple[str, ...] | None) -> datetime | None:
-    value = _rfc822(raw) or _iso(raw)
+    value = _rfc822(raw) or _iso(raw) or _feedparser(raw)
     if value is None:
         if now is None:
             value = _dateparser_cached(raw, languages)
