@@ -39,8 +39,12 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def _normalise_escapes(part: str, safe: frozenset[str]) -> str:
-    """Percent-encoding in one canonical form; idempotent."""
+def _normalise_escapes(part: str, safe: frozenset[str], decode: bool = True) -> str:
+    """Percent-encoding in one canonical form; idempotent.
+
+    ``decode=False`` keeps escapes of unreserved characters (only upper-cases them): used for
+    relative references, where decoding "%41:" would turn the path into a scheme.
+    """
     out: list[str] = []
     i = 0
     n = len(part)
@@ -49,7 +53,7 @@ def _normalise_escapes(part: str, safe: frozenset[str]) -> str:
         if ch == "%" and i + 2 < n and part[i + 1] in _HEX and part[i + 2] in _HEX:
             byte = int(part[i + 1 : i + 3], 16)
             decoded = chr(byte)
-            if byte < 0x80 and decoded in _UNRESERVED:
+            if decode and byte < 0x80 and decoded in _UNRESERVED:
                 out.append(decoded)
             else:
                 out.append("%" + part[i + 1 : i + 3].upper())
@@ -126,23 +130,37 @@ def canonicalize(url: str, base: str | None = None) -> str:
     if not isinstance(url, str):
         return ""
     text = url.strip()
-    try:
-        if base:
+    if base and isinstance(base, str):
+        try:
             text = urljoin(base.strip(), text)
+        except ValueError as exc:
+            log.debug("cannot resolve %r against %r: %s", url, base, exc)
+    result = _canonical(text)
+    # Degenerate references ("////", "%41:") can take a second step to settle; real URLs never do.
+    for _ in range(3):
+        again = _canonical(result)
+        if again == result:
+            break
+        result = again
+    return result
+
+
+def _canonical(text: str) -> str:
+    try:
         parts = urlsplit(text)
     except ValueError as exc:  # e.g. "http://[::1" (unbalanced bracket)
-        log.debug("cannot split url %r: %s", url, exc)
+        log.debug("cannot split url %r: %s", text, exc)
         return text
     scheme = parts.scheme.lower()
     netloc = _netloc(scheme, parts.netloc) if parts.netloc else ""
-    path = _normalise_escapes(parts.path, _PATH_SAFE)
+    path = _normalise_escapes(parts.path, _PATH_SAFE, decode=bool(scheme or netloc))
     if not path and netloc:
         path = "/"
     query = _clean_query(parts.query)
     try:
         return urlunsplit((scheme, netloc, path, query, ""))
     except ValueError as exc:
-        log.debug("cannot rebuild url %r: %s", url, exc)
+        log.debug("cannot rebuild url %r: %s", text, exc)
         return text
 
 
