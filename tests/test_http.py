@@ -253,10 +253,12 @@ def test_429_retry_after_is_honoured(httpserver: HTTPServer, client: HttpClient)
     assert res.elapsed >= 0.95
 
 
-def test_429_long_retry_after_gives_up_at_once(httpserver: HTTPServer, client: HttpClient) -> None:
+def test_429_long_retry_after_gives_up_at_once(httpserver: HTTPServer) -> None:
     counter = Counter(lambda _n, _r: Response("later", status=429, headers={"Retry-After": "3600"}))
     httpserver.expect_request("/rl").respond_with_handler(counter)
-    res = client.get(httpserver.url_for("/rl"))
+    # A deadline far beyond the hour proves it is max_retry_wait that makes us give up.
+    with HttpClient(**{**FAST, "deadline": 10_000, "max_retry_wait": 5}) as c:
+        res = c.get(httpserver.url_for("/rl"))
     assert counter.calls == 1
     assert res.error_kind == "rate_limited"
     assert res.retry_after == pytest.approx(3600)
