@@ -214,6 +214,20 @@ def test_304_without_validators_keeps_the_ones_sent(
     assert res.etag == '"a"' and res.last_modified == "Mon, 01 Jan 2024"
 
 
+def test_unusable_stored_validators_are_not_sent(
+    httpserver: HTTPServer, client: HttpClient
+) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.headers.get("If-None-Match"))
+        return Response("body")
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    res = client.get(httpserver.url_for("/feed"), etag='"caf\u00e9"\r\nX-Evil: 1')
+    assert res.ok and seen == [None]
+
+
 # Retries ------------------------------------------------------------------------------------
 
 
@@ -264,6 +278,18 @@ def test_429_long_retry_after_gives_up_at_once(httpserver: HTTPServer) -> None:
     assert res.retry_after == pytest.approx(3600)
     assert res.elapsed < 1
     assert "3600" in res.error
+
+
+def test_503_long_retry_after_returns_it(httpserver: HTTPServer) -> None:
+    counter = Counter(
+        lambda _n, _r: Response("maintenance", status=503, headers={"Retry-After": "600"})
+    )
+    httpserver.expect_request("/m").respond_with_handler(counter)
+    with HttpClient(**{**FAST, "deadline": 10_000, "max_retry_wait": 5}) as c:
+        res = c.get(httpserver.url_for("/m"))
+    assert counter.calls == 1
+    assert res.error_kind == "http" and res.status == 503
+    assert res.retry_after == pytest.approx(600)
 
 
 def test_404_is_not_retried(httpserver: HTTPServer, client: HttpClient) -> None:
@@ -558,6 +584,17 @@ def test_every_redirect_hop_is_checked(
     assert res.error_kind == "blocked_address"
     assert "169.254.169.254" in res.error and "link-local" in res.error
     assert res.elapsed < 0.5
+
+
+def test_dns_failure_is_a_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_dns(*_args: object, **_kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with HttpClient(**{**FAST, "allow_private": False}) as c:
+        res = c.get("http://feeds.example.invalid/rss")
+    assert res.error_kind == "connection"
+    assert "could not resolve feeds.example.invalid" in res.error
 
 
 # robots.txt --------------------------------------------------------------------------------
