@@ -306,6 +306,11 @@ def _reason_of(exc: BaseException) -> str:
     return text[:200] or type(best).__name__
 
 
+def _header_safe(value: str) -> bool:
+    """Whether a stored validator can go into a request header as it is."""
+    return value.isascii() and "\r" not in value and "\n" not in value
+
+
 def _status_phrase(status: int, reason: str | None) -> str:
     if reason:
         return reason
@@ -536,9 +541,7 @@ class HttpClient:
                 if problem is not None:
                     kind, message = problem
                     return self._fail(call, current, kind, message)
-            if call.check_robots and not self.robots_allowed(
-                current, allow_private=call.allow_private
-            ):
+            if call.check_robots and not self._robots_check(call, current):
                 host = urlsplit(current).hostname
                 return self._fail(
                     call,
@@ -576,6 +579,13 @@ class HttpClient:
             log.debug("redirect %s -> %s", current, target)
             chain.append(target)
             current = target
+
+    def _robots_check(self, call: _Call, url: str) -> bool:
+        began = time.monotonic()
+        allowed = self.robots_allowed(url, allow_private=call.allow_private)
+        # The robots.txt fetch has its own deadline; do not charge it to the page.
+        call.deadline_at += time.monotonic() - began
+        return allowed
 
     def _fetch_with_retries(self, call: _Call, url: str) -> _Attempt:
         while True:
@@ -638,9 +648,9 @@ class HttpClient:
     def _exchange(self, call: _Call, url: str, remaining: float) -> _Attempt:
         host = urlsplit(url).hostname
         headers: dict[str, str] = {}
-        if call.etag:
+        if call.etag and _header_safe(call.etag):
             headers["If-None-Match"] = call.etag
-        if call.last_modified:
+        if call.last_modified and _header_safe(call.last_modified):
             headers["If-Modified-Since"] = call.last_modified
         connect_t = min(self.connect_timeout, remaining)
         read_t = min(call.read_timeout, remaining)
@@ -708,7 +718,6 @@ class HttpClient:
                 url,
                 KIND_CONNECTION,
                 f"request to {url} failed ({_reason_of(exc)}) (check the URL in feeds.yaml)",
-                retryable=True,
             )
         try:
             return self._handle_response(call, url, resp, sent)
