@@ -24,6 +24,7 @@ What the client guarantees:
 from __future__ import annotations
 
 import email.utils
+import http.client
 import http.cookiejar
 import ipaddress
 import logging
@@ -283,27 +284,50 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _reason_of(exc: BaseException) -> str:
-    """The most telling short reason inside a requests/urllib3 exception chain."""
+def _exception_chain(exc: BaseException) -> list[tuple[int, BaseException]]:
+    """Every exception wrapped inside `exc` (via reason, cause, context, args), with depth."""
+    found: list[tuple[int, BaseException]] = []
     seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    best: BaseException = exc
-    while stack:
-        err = stack.pop()
+    queue: list[tuple[int, BaseException]] = [(0, exc)]
+    while queue:
+        depth, err = queue.pop(0)
         if id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, OSError) and not isinstance(err, urllib3.exceptions.HTTPError):
-            best = err
+        found.append((depth, err))
         for nxt in (getattr(err, "reason", None), err.__cause__, err.__context__, *err.args):
             if isinstance(nxt, BaseException):
-                stack.append(nxt)
+                queue.append((depth + 1, nxt))
+    return found
+
+
+def _reason_of(exc: BaseException) -> str:
+    """The most telling short reason inside a requests/urllib3 exception chain."""
+
+    def rank(item: tuple[int, BaseException]) -> tuple[int, int]:
+        depth, err = item
+        if isinstance(err, OSError) and err.strerror:
+            return (3, depth)  # "Connection refused", "[SSL: ...] ..."
+        if isinstance(err, http.client.HTTPException):
+            return (2, depth)  # BadStatusLine, IncompleteRead, RemoteDisconnected
+        if not isinstance(err, requests.RequestException | urllib3.exceptions.HTTPError):
+            return (1, depth)  # zlib.error and other root causes
+        return (0, -depth)  # a wrapper: the outermost one reads best
+
+    best = max(_exception_chain(exc), key=rank)[1]
     if isinstance(best, OSError) and best.strerror:
-        return re.sub(r"\s*\(_ssl\.c:\d+\)", "", best.strerror)
-    text = _one_line(str(best))
-    if ": " in text and "Caused by" in text:
-        text = text.rsplit(": ", 1)[-1].rstrip("')\"")
+        text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", best.strerror)
+    else:
+        text = _one_line(str(best))
+        if isinstance(best, http.client.HTTPException) and not isinstance(best, OSError):
+            name = type(best).__name__
+            text = text if text.startswith(name) else f"{name}: {text}".rstrip(": ")
     return text[:200] or type(best).__name__
+
+
+def _broken_response(exc: BaseException) -> bool:
+    """Whether the server answered, but not with valid HTTP (as opposed to no connection)."""
+    return any(isinstance(err, http.client.HTTPException) for _, err in _exception_chain(exc))
 
 
 def _header_safe(value: str) -> bool:
@@ -411,7 +435,7 @@ class HttpClient:
         self.host_delay = max(0.0, float(host_delay))
         self.allow_private = bool(allow_private)
         # robots.txt groups are matched on the product token ("newsdesk").
-        self._robots_agent = self.user_agent.split("/", 1)[0].split()[0] or "newsdesk"
+        self._robots_agent = (self.user_agent.split("/", 1)[0].split() or ["newsdesk"])[0]
 
         session = requests.Session()
         adapter = _WatchedAdapter(
@@ -693,14 +717,17 @@ class HttpClient:
                 retryable=True,
             )
         except requests.exceptions.ConnectionError as exc:
-            return self._error_attempt(
-                call,
-                url,
-                KIND_CONNECTION,
-                f"could not connect to {host} for {url} ({_reason_of(exc)}) "
-                "(host down or URL wrong; check it in feeds.yaml)",
-                retryable=True,
-            )
+            if _broken_response(exc):
+                text = (
+                    f"no valid HTTP response from {url} ({_reason_of(exc)}) (the server "
+                    "dropped the connection or does not speak HTTP there; check the URL)"
+                )
+            else:
+                text = (
+                    f"could not connect to {host} for {url} ({_reason_of(exc)}) "
+                    "(host down or URL wrong; check it in feeds.yaml)"
+                )
+            return self._error_attempt(call, url, KIND_CONNECTION, text, retryable=True)
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.InvalidSchema,
@@ -822,7 +849,7 @@ class HttpClient:
                     KIND_CONNECTION,
                     f"connection lost while reading {url} after {len(body)} bytes "
                     f"({_reason_of(exc)}) (the server closed or reset the connection; "
-                    "it will be retried)",
+                    "try again later)",
                     retryable=True,
                     base=base,
                 )

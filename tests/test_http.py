@@ -391,6 +391,39 @@ def test_connection_reset_mid_body(raw_server: RawFactory) -> None:
     assert server.connections == 2  # retried once
 
 
+def test_body_shorter_than_content_length(raw_server: RawFactory) -> None:
+    def short(conn: socket.socket, stop: threading.Event) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"a" * 100)
+
+    server = raw_server(short)
+    with HttpClient(**{**FAST, "retries": 0}) as c:
+        res = c.get(server.url("/feed"))
+    assert res.error_kind == "connection" and not res.ok
+    assert "after 100 bytes" in res.error and "IncompleteRead" in res.error
+
+
+def test_server_not_speaking_http(raw_server: RawFactory) -> None:
+    def ssh(conn: socket.socket, stop: threading.Event) -> None:
+        read_request(conn)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    server = raw_server(ssh)
+    with HttpClient(**{**FAST, "retries": 0}) as c:
+        res = c.get(server.url("/feed"))
+    assert res.error_kind == "connection" and res.status is None
+    assert "no valid HTTP response" in res.error
+
+
+def test_corrupt_gzip_is_an_http_error(httpserver: HTTPServer, client: HttpClient) -> None:
+    httpserver.expect_request("/gz").respond_with_data(
+        b"definitely not gzip", headers={"Content-Encoding": "gzip"}
+    )
+    res = client.get(httpserver.url_for("/gz"))
+    assert res.error_kind == "http" and res.status == 200 and not res.ok
+    assert "decode the gzip body" in res.error
+
+
 def test_connection_refused(client: HttpClient) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
