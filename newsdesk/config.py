@@ -41,6 +41,15 @@ class FeedOptions:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """Run-wide politeness settings (the `fetch:` block)."""
+
+    per_host: int = 2  # requests in flight to one host
+    host_delay: float = 0.5  # seconds between request starts to one host
+    user_agent: str | None = None  # default: newsdesk/<version>
+
+
+@dataclass(frozen=True)
 class FeedConfig:
     name: str
     url: str
@@ -55,6 +64,7 @@ class Config:
     path: Path
     feeds: tuple[FeedConfig, ...]
     defaults: FeedOptions = field(default_factory=FeedOptions)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     def feed(self, name: str) -> FeedConfig:
         for f in self.feeds:
@@ -136,11 +146,13 @@ def parse_config(data: Any, path: Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'defaults:' and 'feeds:'")
-    unknown = set(data) - {"defaults", "feeds"}
+    unknown = set(data) - {"defaults", "feeds", "fetch"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown top-level key {sorted(unknown)[0]!r} (expected defaults, feeds)"
+            f"{path}: unknown top-level key {sorted(unknown)[0]!r} "
+            "(expected defaults, feeds, fetch)"
         )
+    fetch = _fetch_settings(path, data.get("fetch") or {})
     raw_defaults = data.get("defaults") or {}
     if not isinstance(raw_defaults, dict):
         raise ConfigError(f"{path}: 'defaults' must be a mapping")
@@ -158,7 +170,29 @@ def parse_config(data: Any, path: Path) -> Config:
     seen: set[str] = set()
     for i, raw in enumerate(raw_feeds, 1):
         feeds.append(_parse_feed(path, i, raw, defaults, seen))
-    return Config(path=path, feeds=tuple(feeds), defaults=defaults)
+    return Config(path=path, feeds=tuple(feeds), defaults=defaults, fetch=fetch)
+
+
+def _fetch_settings(path: Path, raw: Any) -> FetchSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'fetch' must be a mapping")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: fetch: field {key!r}"
+        if key == "per_host":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}: expected a whole number >= 1, got {value!r}")
+        elif key == "host_delay":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{where}: expected seconds >= 0, got {value!r}")
+            value = float(value)
+        elif key == "user_agent":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: expected a text")
+        else:
+            raise ConfigError(f"{where}: unknown key (allowed: per_host, host_delay, user_agent)")
+        values[key] = value
+    return FetchSettings(**values)
 
 
 def _parse_feed(path: Path, i: int, raw: Any, defaults: FeedOptions, seen: set[str]) -> FeedConfig:

@@ -50,6 +50,7 @@ _DROP_TAGS = ("script", "style", "noscript", "template")
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
+_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,16})|0*([0-9]{1,24}));")
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=", re.I)
 # bozo exceptions that are notes about the transport, not about broken XML
 _SOFT_BOZO = (
@@ -297,6 +298,20 @@ def _strip_before_declaration(content: bytes) -> bytes:
     return content
 
 
+def _fix_char_refs(content: bytes) -> bytes:
+    """Replace numeric character references outside Unicode (``&#x110000;``) with U+FFFD.
+
+    feedparser's fallback (loose) parser raises ValueError on them instead of flagging bozo.
+    """
+
+    def repl(match: re.Match[bytes]) -> bytes:
+        hex_digits, dec_digits = match.groups()
+        code = int(hex_digits, 16) if hex_digits is not None else int(dec_digits)
+        return match.group(0) if code <= 0x10FFFF else b"&#xFFFD;"
+
+    return _CHAR_REF.sub(repl, content) if b"&#" in content else content
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -317,7 +332,7 @@ def parse_feed(
     if _looks_like_json(content, content_type):
         return _parse_json_feed(content, feed_name, url, language, now)
 
-    content = _strip_before_declaration(content)
+    content = _fix_char_refs(_strip_before_declaration(content))
     _guess_charset(content, response_headers)
     result = feedparser.parse(
         io.BytesIO(content),  # a stream: plain bytes would first be tried as a file name

@@ -53,7 +53,13 @@ __all__ = [
 #: Feature names, in the order the tuning script fits them.
 FEATURES: tuple[str, ...] = (
     "cosine",
+    "cosine_sq",
+    "event_cosine",
     "title_cosine",
+    "title_cover",
+    "margin",
+    "margin_title",
+    "margin_names",
     "names",
     "names_idf",
     "quotes",
@@ -70,22 +76,28 @@ FEATURES: tuple[str, ...] = (
 #: Fitted by benchmarks/linking_tune.py (logistic regression on candidate pairs of the
 #: tuning half of allsides-dev.jsonl). Regenerate with that script; do not edit by hand.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "bias": -6.0,
-    "cosine": 8.0,
-    "title_cosine": 3.0,
-    "names": 2.0,
-    "names_idf": 0.3,
-    "quotes": 1.0,
-    "quote_len": 0.3,
-    "numbers": 0.5,
-    "rare_terms": 0.8,
-    "phrases": 0.5,
-    "time_gap": -0.5,
-    "time_unknown": 0.0,
-    "same_source": -1.0,
-    "short": 0.0,
+    "bias": 4.5545,
+    "cosine": 10.3591,
+    "cosine_sq": -22.251,
+    "event_cosine": 6.7347,
+    "title_cosine": 0.6459,
+    "title_cover": 0.8147,
+    "margin": 14.8665,
+    "margin_title": 0.9539,
+    "margin_names": -0.0275,
+    "names": 0.6106,
+    "names_idf": -0.0404,
+    "quotes": 0.4117,
+    "quote_len": 0.5635,
+    "numbers": 1.2665,
+    "rare_terms": -0.1073,
+    "phrases": 0.2866,
+    "time_gap": -17.0224,
+    "time_unknown": -9.4442,
+    "same_source": -0.0,
+    "short": -0.1403,
 }
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.6
 
 
 @dataclass
@@ -316,10 +328,11 @@ class _Doc:
         all_toks = title_toks + body_toks
         content = [_stem(t) for t in all_toks if t not in _STOP and not t.isdigit()]
         content = [t for t in content if len(t) > 1]
-        self.terms = Counter(content)
         self.title_terms = Counter(
             _stem(t) for t in title_toks if t not in _STOP and not t.isdigit() and len(t) > 1
         )
+        self.terms = Counter(content)
+        self.terms.update(self.title_terms)  # the headline names the event: count it twice
         body_names = _names(text)
         if _is_title_case(title):
             title_names = _names(title, allow=set(body_names))
@@ -402,11 +415,26 @@ def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
     return out
 
 
-def _pair(a: _Doc, b: _Doc, stats: _Stats) -> tuple[dict[str, float], dict]:
-    """Features of a pair and the evidence behind them."""
+def _cover(title: Counter[str], terms: Counter[str], stats: _Stats) -> float | None:
+    """IDF-weighted share of one article's title terms found anywhere in the other."""
+    if not title or not terms:
+        return None
+    idf = stats.idf
+    total = sum(idf(t) for t in title)
+    return sum(idf(t) for t in title if t in terms) / total if total else None
+
+
+def _pair(
+    a: _Doc, b: _Doc, stats: _Stats, event_terms: Counter[str] | None = None
+) -> tuple[dict[str, float], dict]:
+    """Features of a pair (``b`` a member of an event with ``event_terms``) and evidence."""
     idf = stats.idf
     cos = _cosine(a.terms, b.terms, stats)
+    ecos = cos if event_terms is None else _cosine(a.terms, event_terms, stats)
     tcos = _cosine(a.title_terms, b.title_terms, stats)
+    covers = [c for c in (_cover(a.title_terms, b.terms, stats),
+                          _cover(b.title_terms, a.terms, stats)) if c is not None]
+    cover = sum(covers) / len(covers) if covers else 0.0
     shared_names = set(a.names) & set(b.names)
     if a.names and b.names:
         wa = sum(idf(k) for k in a.names)
@@ -422,7 +450,11 @@ def _pair(a: _Doc, b: _Doc, stats: _Stats) -> tuple[dict[str, float], dict]:
     shared_terms = set(a.terms) & set(b.terms) if len(a.terms) < len(b.terms) else set(
         b.terms) & set(a.terms)
     rare = [t for t in shared_terms if stats.df.get(t, 0) <= rare_cut]
-    phrases = a.phrases & b.phrases
+    phrase_cut = max(3.0, 0.01 * stats.n)
+    phrases = [
+        p for p in a.phrases & b.phrases
+        if stats.df.get(p[0], 0) <= phrase_cut or stats.df.get(p[1], 0) <= phrase_cut
+    ]
     if a.ts is not None and b.ts is not None:
         gap = math.log1p(abs(a.ts - b.ts) / 3600.0)
         unknown = 0.0
@@ -432,7 +464,14 @@ def _pair(a: _Doc, b: _Doc, stats: _Stats) -> tuple[dict[str, float], dict]:
     same_source = 1.0 if a.source and a.source == b.source else 0.0
     f = {
         "cosine": cos,
+        "cosine_sq": cos * cos,
+        # set by the linker: lead of this event over the best other candidate event
+        "margin": 0.0,
+        "margin_title": 0.0,
+        "margin_names": 0.0,
+        "event_cosine": ecos,
         "title_cosine": tcos,
+        "title_cover": cover,
         "names": names,
         "names_idf": math.log1p(ws),
         "quotes": math.log1p(len(quotes)),
@@ -456,6 +495,10 @@ def _pair(a: _Doc, b: _Doc, stats: _Stats) -> tuple[dict[str, float], dict]:
         )[:12],
     }
     return f, ev
+
+
+# margin feature -> the feature whose lead over the best other candidate event it measures
+_MARGINS = (("margin", "event_cosine"), ("margin_title", "title_cover"), ("margin_names", "names"))
 
 
 def _name_key(d: _Doc, surface: str) -> str:
@@ -496,6 +539,7 @@ class Linker:
         self._stats = _Stats()
         self._docs: dict[Hashable, _Doc] = {}
         self._events: dict[int, dict[Hashable, None]] = {}
+        self._event_terms: dict[int, Counter[str]] = {}
         self._postings: dict[str, dict[Hashable, None]] = {}
         self._dated: list[tuple[float, int, Hashable]] = []  # heap (ts, seq, key)
         self._undated: deque[Hashable] = deque()
@@ -610,6 +654,10 @@ class Linker:
             members.pop(d.key, None)
             if not members:
                 del self._events[d.event_id]
+                del self._event_terms[d.event_id]
+            else:
+                self._event_terms[d.event_id].subtract(d.terms)
+                self._event_terms[d.event_id] = +self._event_terms[d.event_id]
 
     def _index(self, d: _Doc, event_id: int) -> None:
         d.event_id = event_id
@@ -618,6 +666,7 @@ class Linker:
         for k in d.keys:
             self._postings.setdefault(k, {})[d.key] = None
         self._events.setdefault(event_id, {})[d.key] = None
+        self._event_terms.setdefault(event_id, Counter()).update(d.terms)
         if d.ts is not None:
             heapq.heappush(self._dated, (d.ts, d.seq, d.key))
         else:
@@ -661,20 +710,39 @@ class Linker:
             out.append((event_id, [m for _, m in members[: s.max_members]]))
         return out
 
-    def _best_event(self, d: _Doc) -> tuple[float, int, Hashable, dict, dict] | None:
-        """Best (score, event, matched key, features, evidence) over candidate events."""
-        best = None
+    def _scored_pairs(self, d: _Doc) -> list[tuple[int, _Doc, dict, dict]]:
+        """(event, member, features, evidence) for every candidate member, margins set."""
+        out = []
         # the article counts in the document frequencies it is scored with
         self._stats.add(d)
         try:
             for event_id, members in self._candidates(d):
+                terms = self._event_terms[event_id]
                 for m in members:
-                    f, ev = _pair(d, m, self._stats)
-                    sc = _score(f, self.settings.weights)
-                    if best is None or sc > best[0]:
-                        best = (sc, event_id, m.key, f, ev)
+                    f, ev = _pair(d, m, self._stats, terms)
+                    out.append((event_id, m, f, ev))
         finally:
             self._stats.remove(d)
+        for name, base in _MARGINS:
+            best: dict[int, float] = {}
+            for event_id, _, f, _ in out:
+                best[event_id] = max(best.get(event_id, 0.0), f[base])
+            top = sorted(best.values(), reverse=True)[:2]
+            for event_id, _, f, _ in out:
+                if len(top) < 2:
+                    other = 0.0
+                else:
+                    other = top[1] if best[event_id] == top[0] else top[0]
+                f[name] = f[base] - other
+        return out
+
+    def _best_event(self, d: _Doc) -> tuple[float, int, Hashable, dict, dict] | None:
+        """Best (score, event, matched key, features, evidence) over candidate events."""
+        best = None
+        for event_id, m, f, ev in self._scored_pairs(d):
+            sc = _score(f, self.settings.weights)
+            if best is None or sc > best[0]:
+                best = (sc, event_id, m.key, f, ev)
         return best
 
     # -- for the tuning script -----------------------------------------------------------
@@ -682,16 +750,7 @@ class Linker:
     def candidate_pairs(self, doc: LinkDoc) -> Iterable[tuple[Hashable, dict[str, float]]]:
         """Features of ``doc`` against every candidate member (without indexing ``doc``)."""
         d = self._prepare(doc)
-        self._stats.add(d)
-        try:
-            out = [
-                (m.key, _pair(d, m, self._stats)[0])
-                for _, members in self._candidates(d)
-                for m in members
-            ]
-        finally:
-            self._stats.remove(d)
-        return out
+        return [(m.key, f) for _, m, f, _ in self._scored_pairs(d)]
 
 
 def window_start(when: datetime, settings: LinkSettings) -> datetime:

@@ -139,6 +139,8 @@ class Ingest:
         self.outcomes: dict[str, FeedOutcome] = {}
         self.in_flight: set[str] = set()  # canonical URLs being fetched this run
         self.waiting: dict[str, list[_Job]] = {}  # other feeds' entries for an in-flight URL
+        self.remaining: dict[str, int] = {}  # pages of each feed not saved yet
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.summary = RunSummary(run_id=None)
 
     def close(self) -> None:
@@ -196,11 +198,16 @@ class Ingest:
         out.entries, out.warning = len(parsed.entries), parsed.warning
         if parsed.warning:
             log.warning("%s: %s", feed.name, parsed.warning)
-        self.store.record_feed_success(feed.name, status=res.status, etag=res.etag,
-                                       last_modified=res.last_modified, title=parsed.title,
+        # conditional-GET validators are stored only once every new entry of this
+        # response is saved: a run killed half-way must see the feed again next time
+        self.store.record_feed_success(feed.name, status=res.status, etag=None,
+                                       last_modified=None, title=parsed.title,
                                        warning=parsed.warning, now=now)
         self.progress("feed", f"{feed.name}: {len(parsed.entries)} entries")
-        self.plan(feed, parsed.entries)
+        complete = self.plan(feed, parsed.entries)
+        if complete:
+            self.validators[feed.name] = (res.etag, res.last_modified)
+            self._maybe_finish(feed.name)
 
     def _feed_failed(self, feed: FeedConfig, out: FeedOutcome, res: FetchResult, error: str,
                      now: datetime) -> None:
@@ -216,9 +223,16 @@ class Ingest:
         log.error("feed %s failed: %s", feed.name, error)
         self.progress("feed", f"{feed.name}: failed")
 
-    def plan(self, feed: FeedConfig, entries: list[Entry]) -> None:
-        """Decide which entries are new, and start fetching their pages."""
+    def _maybe_finish(self, name: str) -> None:
+        if self.remaining.get(name, 0) == 0 and name in self.validators:
+            etag, last_modified = self.validators.pop(name)
+            self.store.set_validators(name, etag, last_modified)
+
+    def plan(self, feed: FeedConfig, entries: list[Entry]) -> bool:
+        """Decide which entries are new and start fetching their pages. False when the
+        max_articles cap left new entries for a later run."""
         fresh = 0
+        complete = True
         for entry in entries:
             link = entry.url if urls.is_http_url(entry.url) else None
             canonical = urls.canonicalize(link) if link else None
@@ -236,8 +250,10 @@ class Ingest:
                 self.waiting.setdefault(canonical, []).append(job)
                 continue
             if fresh >= feed.options.max_articles:
+                complete = False
                 continue
             fresh += 1
+            self.remaining[feed.name] = self.remaining.get(feed.name, 0) + 1
             self.in_flight.add(canonical)
             if feed.options.full_text and link:
                 allow = feed.options.allow_private or urls.is_private_host(urls.host_of(feed.url))
@@ -246,6 +262,7 @@ class Ingest:
                             timeout=feed.options.timeout)
             else:
                 self.save(job, None, None, EXTRACT_SKIPPED, None)
+        return complete
 
     def on_page(self, job: _Job, res: FetchResult) -> None:
         if not res.ok:
@@ -281,6 +298,8 @@ class Ingest:
         self.progress("article", article.title or article.url)
         for other in self.waiting.pop(job.canonical, []):
             self.store.add_membership(article_id, other.feed.name, other.guid, utcnow())
+        self.remaining[job.feed.name] -= 1
+        self._maybe_finish(job.feed.name)
 
 
 MIN_PAGE_WORDS = 40
@@ -355,7 +374,9 @@ def fetch_feeds(
     for feed in feeds:
         store.sync_feed(feed.name, feed.url, feed.tags, feed.language)
     own_client = client is None
-    client = client or HttpClient()
+    client = client or HttpClient(per_host=config.fetch.per_host,
+                                  host_delay=config.fetch.host_delay,
+                                  user_agent=config.fetch.user_agent)
     workers = (os.cpu_count() or 1) if extract_workers is None else extract_workers
     run_id = store.start_run(now)
     ingest = Ingest(store, client, net_workers=net_workers, extract_workers=workers,

@@ -324,6 +324,11 @@ class Store:
         ).fetchone()
         return row[0] if row else 0
 
+    def set_validators(self, name: str, etag: str | None, last_modified: str | None) -> None:
+        """The conditional-GET validators of a feed response whose entries are all stored."""
+        self.db.execute("UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?",
+                        [etag, last_modified, name])
+
     def set_next_attempt(self, name: str, when: datetime | None) -> None:
         self.db.execute("UPDATE feeds SET next_attempt = ? WHERE name = ?", [iso(when), name])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -91,8 +92,9 @@ def rss(base: str, stories: list[Story], title: str = "Test Gazette") -> str:
 class Site:
     """A news site on a pytest-httpserver: /feed.xml (with ETag), /news/<slug> pages."""
 
-    def __init__(self, server: HTTPServer, prefix: str = ""):
+    def __init__(self, server: HTTPServer, prefix: str = "", page_delay: float = 0.0):
         self.server = server
+        self.page_delay = page_delay
         self.prefix = prefix
         self.stories: list[Story] = []
         self.hits: dict[str, int] = {}
@@ -129,6 +131,8 @@ class Site:
     def _page(self, story: Story, path: str):
         def handler(request: Request) -> Response:
             self._count(path)
+            if self.page_delay:
+                time.sleep(self.page_delay)
             return Response(page_html(story), content_type="text/html; charset=utf-8")
 
         return handler
@@ -140,7 +144,7 @@ class Site:
 def stories(prefix: str, n: int, start: datetime | None = None) -> list[Story]:
     start = start or datetime(2025, 11, 20, 6, tzinfo=UTC)
     return [
-        Story(slug=f"{prefix}-{i}", title=f"{prefix.title()} story number {i} on the {WORDS[i]}",
+        Story(slug=f"{prefix}-{i}", title=f"{prefix.title()} story number {i} on the {WORDS[i % len(WORDS)]}",
               published=start + timedelta(hours=i))
         for i in range(n)
     ]
