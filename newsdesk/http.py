@@ -801,7 +801,7 @@ class HttpClient:
     def _read_body(
         self, call: _Call, url: str, resp: requests.Response, base: FetchResult
     ) -> _Attempt:
-        cap = call.max_bytes
+        cap = max(0, call.max_bytes)
         raw = resp.raw
         encoding = base.headers.get("content-encoding", "identity").strip().lower()
         declared = base.headers.get("content-length", "")
