@@ -50,7 +50,16 @@ _DROP_TAGS = ("script", "style", "noscript", "template")
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
-_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,16})|0*([0-9]{1,24}));")
+# as feedparser's loose parser reads them: the ';' is optional there
+_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]+)|0*([0-9]+));?")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What feedparser 6.0.x lets escape from its namespace handlers and fallback parser on malformed
+# input (found by fuzzing the corpora): georss/cc/psc KeyError/TypeError, int() and chr()
+# ValueError/OverflowError, UnicodeDecodeError in encoding sniffing, sgmllib's AssertionError.
+_FEEDPARSER_ERRORS = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, AssertionError,
+    RecursionError,
+)
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=", re.I)
 # bozo exceptions that are notes about the transport, not about broken XML
 _SOFT_BOZO = (
@@ -82,24 +91,28 @@ def html_to_text(markup: str | None) -> str | None:
     """Plain text of an HTML fragment: tags and scripts dropped, entities decoded, spaces folded."""
     if not markup:
         return None
+    markup = _CONTROL_CHARS.sub(" ", markup)
     if "<" not in markup:
         text = html.unescape(markup)
     else:
         try:
-            root = lxml.html.fragment_fromstring(markup, create_parent="div")
+            text = _lxml_text(markup)
         except (lxml.etree.ParserError, ValueError) as exc:
             log.debug("html fragment not parsed (%s); stripping tags by pattern", exc)
             text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
-        else:
-            for bad in list(root.iter(*_DROP_TAGS)):
-                if bad.getparent() is not None:
-                    bad.drop_tree()
-            for el in root.iter():
-                if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
-                    el.tail = " " + (el.tail or "")
-            text = root.text_content()
     text = " ".join(text.split())
     return text or None
+
+
+def _lxml_text(markup: str) -> str:
+    root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    for bad in list(root.iter(*_DROP_TAGS)):
+        if bad.getparent() is not None:
+            bad.drop_tree()
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+            el.tail = " " + (el.tail or "")
+    return root.text_content()
 
 
 def _detail_text(value: str | None, detail: dict | None) -> str | None:
@@ -306,7 +319,10 @@ def _fix_char_refs(content: bytes) -> bytes:
 
     def repl(match: re.Match[bytes]) -> bytes:
         hex_digits, dec_digits = match.groups()
-        code = int(hex_digits, 16) if hex_digits is not None else int(dec_digits)
+        digits = hex_digits if hex_digits is not None else dec_digits
+        if len(digits) > 7:
+            return b"&#xFFFD;"
+        code = int(digits, 16) if hex_digits is not None else int(digits)
         return match.group(0) if code <= 0x10FFFF else b"&#xFFFD;"
 
     return _CHAR_REF.sub(repl, content) if b"&#" in content else content
@@ -334,12 +350,17 @@ def parse_feed(
 
     content = _fix_char_refs(_strip_before_declaration(content))
     _guess_charset(content, response_headers)
-    result = feedparser.parse(
-        io.BytesIO(content),  # a stream: plain bytes would first be tried as a file name
-        response_headers=response_headers,
-        resolve_relative_uris=True,
-        sanitize_html=True,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(content),  # a stream: plain bytes would first be tried as a file name
+            response_headers=response_headers,
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except _FEEDPARSER_ERRORS as exc:
+        error = f"feed could not be parsed (feedparser {type(exc).__name__}: {_one_line(exc, 120)})"
+        log.info("%s: %s", feed_name, error)
+        return _error(error)
     version = result.get("version") or None
     feed_info = result.get("feed") or {}
     title = _detail_text(feed_info.get("title"), feed_info.get("title_detail"))

@@ -408,3 +408,27 @@ def test_garbage_never_raises():
                  b'<?xml version="1.0" encoding="klingon"?><rss/>'):
         feed = parse(body)
         assert feed.error or feed.entries or feed.version
+
+
+# --- inputs that make feedparser 6.0.x itself raise (found by fuzzing the corpora) ---------
+
+
+def test_out_of_range_character_references_are_neutralised():
+    body = (b"<rss><channel><title>x &#x110000; y &#99999999999999999999999 z</title>"
+            b"<item><title>a &#1114112;</title><link>https://e.example/1</link></item>"
+            b"</channel></rss>&")  # trailing junk forces feedparser's loose parser
+    with pytest.raises(ValueError):
+        feedparser.parse(body)  # the hazard being avoided
+    feed = parse(body)
+    assert feed.error is None and feed.entries[0].url == "https://e.example/1"
+    assert "\ufffd" in feed.entries[0].title
+
+
+def test_feedparser_crash_becomes_one_line_of_error():
+    body = (b'<rss xmlns:creativeCommons="http://backend.userland.com/creativeCommonsRssModule">'
+            b"<channel><item></creativeCommons:license></item></channel></rss>")
+    with pytest.raises(KeyError):
+        feedparser.parse(body)
+    feed = parse(body)
+    assert feed.entries == []
+    assert feed.error.startswith("feed could not be parsed (feedparser KeyError")
