@@ -26,7 +26,7 @@ GLUE = ("the", "and", "of", "in", "to", "a", "for", "on", "with", "that", "was",
 
 
 def _word(h: bytes, i: int) -> str:
-    n = 2 + h[i] % 2
+    n = 3 + h[i] % 2  # 3-4 syllables: ~350k words, so unrelated texts share almost none
     return "".join(SYLLABLES[h[(i + k) % len(h)] % len(SYLLABLES)] for k in range(n))
 
 
@@ -141,10 +141,16 @@ class Site:
         return sum(v for k, v in self.hits.items() if k != "feed")
 
 
+def headline(prefix: str, i: int) -> str:
+    """A headline of its own for each story: the prefix word, then seed-derived words."""
+    h = hashlib.sha256(f"headline/{prefix}/{i}".encode()).digest()
+    return f"{prefix.title()} " + " ".join(_word(h, k) for k in range(0, 10, 2))
+
+
 def stories(prefix: str, n: int, start: datetime | None = None) -> list[Story]:
     start = start or datetime(2025, 11, 20, 6, tzinfo=UTC)
     return [
-        Story(slug=f"{prefix}-{i}", title=f"{prefix.title()} story number {i} on the {WORDS[i % len(WORDS)]}",
+        Story(slug=f"{prefix}-{i}", title=headline(prefix, i),
               published=start + timedelta(hours=i))
         for i in range(n)
     ]

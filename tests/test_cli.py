@@ -89,13 +89,22 @@ def test_search_ranks_and_highlights(world):
 
 
 def test_search_field_operators_and_negation(world):
-    rows = json.loads(run("search", "story source:beta", "--db", world["db"], "--json").output)
+    every = json.loads(run("search", "bridge", "--all", "--db", world["db"], "--json").output)
+    assert {r["source"] for r in every} == {"Alpha", "Beta"}
+    rows = json.loads(run("search", "bridge source:beta", "--all", "--db", world["db"],
+                          "--json").output)
     assert rows and {r["source"] for r in rows} == {"Beta"}
-    rows = json.loads(run("search", "story -orchestra", "--db", world["db"], "--json").output)
-    assert rows and all("Orchestra" not in r["title"] for r in rows)
-    rows = json.loads(run("search", "story", "--db", world["db"], "--json", "--since",
+    both = json.loads(run("search", "harbour OR orchestra", "--db", world["db"], "--json").output)
+    rows = json.loads(run("search", "harbour OR orchestra -orchestra", "--db", world["db"],
+                          "--json").output)
+    assert len(rows) == 3 and len(both) == 5
+    assert all("Orchestra" not in r["title"] for r in rows)
+    rows = json.loads(run("search", "harbour", "--db", world["db"], "--json", "--since",
                           "2025-11-20", "--until", "2025-11-20").output)
-    assert rows
+    assert len(rows) == 3
+    rows = json.loads(run("search", "harbour", "--db", world["db"], "--json", "--since",
+                          "2025-11-21").output)
+    assert rows == []
 
 
 def test_search_collapses_copies_unless_all(world):
@@ -144,7 +153,9 @@ def test_events_and_stats(world):
     events = json.loads(run("events", "--db", world["db"], "--json").output)
     assert events and {"id", "title", "articles", "sources"} <= set(events[0])
     multi = json.loads(run("events", "--min-sources", "2", "--db", world["db"], "--json").output)
-    assert len(multi) == 1
+    assert multi and all(e["sources"] >= 2 for e in multi)
+    assert any("Bridge" in e["title"] for e in multi)
+    assert len(multi) < len(events)
     stats = json.loads(run("stats", "--db", world["db"], "--json").output)
     assert stats["totals"][0]["articles"] == 7
     assert "articles" in run("stats", "--summary", "--db", world["db"]).output
