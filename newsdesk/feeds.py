@@ -260,8 +260,9 @@ def _entry_author(entry: dict) -> str | None:
 
 def _entry_date(entry: dict, languages: list[str] | None, now: datetime | None) -> When:
     for key in ("published", "updated", "created"):
-        raw = entry.get(key)
-        parsed = entry.get(key + "_parsed")
+        # plain dict access: FeedParserDict maps updated -> published with a DeprecationWarning
+        raw = dict.get(entry, key)
+        parsed = dict.get(entry, key + "_parsed")
         if parsed is not None:
             return from_struct(parsed, raw, source="feed", now=now)
         if raw:

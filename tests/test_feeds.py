@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsdesk.feeds import ParsedFeed, html_to_text, parse_feed
 from newsdesk.models import DATE_FUTURE, DATE_MISSING, DATE_OK
@@ -432,3 +434,24 @@ def test_feedparser_crash_becomes_one_line_of_error():
     feed = parse(body)
     assert feed.entries == []
     assert feed.error.startswith("feed could not be parsed (feedparser KeyError")
+
+
+_XMLISH = st.lists(
+    st.sampled_from([
+        b"<rss>", b"</rss>", b"<channel>", b"<item>", b"</item>", b"<title>", b"</title>",
+        b"<link>", b"</link>", b"https://e.example/", b"&amp;", b"&#x110000;", b"&#", b"&",
+        b"<![CDATA[", b"]]>", b"<feed xmlns='http://www.w3.org/2005/Atom'>", b"<entry>",
+        b"</entry>", b"<pubDate>", b"</pubDate>", b"Mon, 99 Foo 2024", b"\x00", b"\xff", b"{",
+        b"<?xml version='1.0' encoding='utf-16'?>", b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b"&a;",
+        b"<georss:point>", b"</georss:where>", b"<media:content url='x'/>", b"text",
+    ]),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_XMLISH, st.binary(max_size=300)))
+def test_parse_feed_never_raises(body):
+    feed = parse(body)
+    assert (feed.error is None) or feed.entries == []
+    assert feed.error is None or "\n" not in feed.error
