@@ -167,6 +167,10 @@ class Ingest:
                         last_modified=state.last_modified if state else None,
                         timeout=feed.options.timeout,
                         allow_private=True)  # the user chose this URL; links are guarded
+        self.drain()
+
+    def drain(self) -> None:
+        """Handle finished downloads and extractions until nothing is pending."""
         while self.pending:
             done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
             for fut in done:

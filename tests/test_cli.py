@@ -288,3 +288,23 @@ def test_title_weighted_above_body(tmp_path):
     run("import", path, "--db", db)
     rows = json.loads(run("search", "pelican", "--db", db, "--json", "--all").output)
     assert [r["title"] for r in rows] == ["Pelican seen at the harbour", "Plain headline"]
+
+
+def test_add_single_pages(world, tmp_path):
+    from .sitekit import page_html
+
+    story = Story(slug="single", title="A single page outside any feed")
+    world["server"].expect_request("/single").respond_with_data(
+        page_html(story), content_type="text/html")
+    world["server"].expect_request("/missing").respond_with_data("", status=404)
+    db = tmp_path / "add.db"
+    url = world["server"].url_for("/single")
+    result = run("add", url, world["server"].url_for("/missing"), "--db", db,
+                 "--allow-private", code=1)
+    assert f"new: {url}" in result.output and "404" in result.output
+    row = json.loads(run("show", url, "--db", db).output)
+    assert row["title"].startswith("A single page") and row["word_count"] > 100
+    assert row["event_id"] is not None
+    # without --allow-private a loopback URL is refused
+    refused = run("add", url, "--db", db, code=1)
+    assert "private" in refused.output or "loopback" in refused.output
