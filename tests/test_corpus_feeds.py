@@ -66,6 +66,8 @@ def test_every_feed_parses_or_gives_one_line_of_error(corpora, folder, capsys):
     outcomes: Counter[str] = Counter()
     slow = []
     for path in _files(root):
+        if "benchmark_data" in path.parts:
+            continue  # the 200 captured feeds: swept (and compared) by the next test
         data = _read(path)
         url = f"https://feeds.example.test/{path.relative_to(root).as_posix()}"
         started = time.perf_counter()
