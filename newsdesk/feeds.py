@@ -128,10 +128,10 @@ def _detail_text(value: str | None, detail: dict | None) -> str | None:
 
 
 def _looks_like_json(content: bytes, content_type: str) -> bool:
-    if "json" in content_type:
-        return True
     head = content[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
+    if head.startswith(b"<"):
+        return False  # markup, whatever the Content-Type claims
+    return head.startswith(b"{") or "json" in content_type
 
 
 def _json_author(obj: dict, item: dict) -> str | None:

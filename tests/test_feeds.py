@@ -455,3 +455,8 @@ def test_parse_feed_never_raises(body):
     feed = parse(body)
     assert (feed.error is None) or feed.entries == []
     assert feed.error is None or "\n" not in feed.error
+
+
+def test_xml_served_as_json_is_still_parsed_as_xml():
+    feed = parse(RSS20, headers={"Content-Type": "application/json"})
+    assert len(feed.entries) == 3 and feed.error is None
