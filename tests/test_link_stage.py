@@ -1,0 +1,93 @@
+"""Copies and events through the store: batch-split independence, relink, seeds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from newsdesk.importer import import_file
+from newsdesk.link_stage import relink
+from newsdesk.store import Store
+
+from .sitekit import paragraphs
+
+
+def _rows(n_stories: int = 6) -> list[dict]:
+    """Stories told by three outlets each (two rewrites + one wire copy), over a few days."""
+    rows = []
+    start = datetime(2025, 11, 1, 8, tzinfo=UTC)
+    for s in range(n_stories):
+        base = paragraphs(f"story-{s}", 8)
+        when = start + timedelta(hours=20 * s)
+        rows.append({"url": f"https://one.example/{s}", "title": f"Story {s} first report",
+                     "text": " ".join(base), "source": "One", "published": when.isoformat()})
+        copy = base[:7] + ["Reporting by the agency; editing by the desk."]
+        rows.append({"url": f"https://two.example/{s}", "title": f"Wire: story {s}",
+                     "text": " ".join(copy), "source": "Two",
+                     "published": (when + timedelta(hours=2)).isoformat()})
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _events(store: Store) -> dict[str, tuple]:
+    """url -> (event as the set of urls in it, url of what it is a copy of)"""
+    by_id = {r["id"]: r["url"] for r in store.query("SELECT id, url FROM articles")}
+    groups: dict[int, set[str]] = {}
+    for r in store.query("SELECT url, event_id FROM articles"):
+        groups.setdefault(r["event_id"], set()).add(r["url"])
+    return {r["url"]: (frozenset(groups[r["event_id"]]), by_id.get(r["duplicate_of"]))
+            for r in store.query("SELECT url, event_id, duplicate_of FROM articles")}
+
+
+def test_copies_collapse_and_share_the_event(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        import_file(store, _write(tmp_path / "a.jsonl", _rows()))
+        ev = _events(store)
+        for s in range(6):
+            group, copy_of = ev[f"https://two.example/{s}"]
+            assert copy_of == f"https://one.example/{s}"
+            assert group == {f"https://one.example/{s}", f"https://two.example/{s}"}
+
+
+def test_split_batches_give_the_same_events_as_one(tmp_path):
+    rows = _rows()
+    with Store.open(tmp_path / "one.db") as store:
+        import_file(store, _write(tmp_path / "all.jsonl", rows))
+        whole = _events(store)
+    with Store.open(tmp_path / "two.db") as store:
+        import_file(store, _write(tmp_path / "p1.jsonl", rows[:5]))
+        import_file(store, _write(tmp_path / "p2.jsonl", rows[5:]))
+        split = _events(store)
+    assert split == whole
+
+
+def test_relink_and_reimport_change_nothing(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        path = _write(tmp_path / "a.jsonl", _rows())
+        import_file(store, path)
+        before = _events(store)
+        n_events = store.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        summary = import_file(store, path)
+        assert summary.new == 0 and summary.unchanged == 12
+        relink(store)
+        assert _events(store) == before
+        relink(store, since=datetime(2025, 11, 3, tzinfo=UTC))
+        assert _events(store) == before
+        assert store.execute("SELECT COUNT(*) FROM events").fetchone()[0] == n_events
+
+
+def test_time_window_keeps_a_month_old_copy_apart(tmp_path):
+    base = " ".join(paragraphs("old-story", 8))
+    rows = [{"url": "https://a.example/1", "title": "Report", "text": base, "source": "A",
+             "published": "2025-10-01T08:00:00Z"},
+            {"url": "https://b.example/1", "title": "Report", "text": base, "source": "B",
+             "published": "2025-11-01T08:00:00Z"}]
+    with Store.open(tmp_path / "a.db") as store:
+        import_file(store, _write(tmp_path / "w.jsonl", rows))
+        ev = _events(store)
+        assert ev["https://a.example/1"][0] != ev["https://b.example/1"][0]
