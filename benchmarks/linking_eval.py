@@ -251,8 +251,9 @@ def print_real_events(settings: LinkSettings | None = None) -> None:
             print(f"  - {k}: {label[:110]}")
             if not res.is_new:
                 ev = res.evidence
-                print(f"      score {res.score:.3f} vs {res.matched}; names {ev['shared_names'][:6]}"
-                      f"; quotes {ev['shared_quotes'][:2]}; rare {ev['shared_rare_terms'][:6]}")
+                print(f"      score {res.score:.3f} vs {res.matched}; "
+                      f"names {ev['shared_names'][:6]}; quotes {ev['shared_quotes'][:2]}; "
+                      f"rare {ev['shared_rare_terms'][:6]}")
 
 
 # -- main ---------------------------------------------------------------------------------

@@ -76,26 +76,26 @@ FEATURES: tuple[str, ...] = (
 #: Fitted by benchmarks/linking_tune.py (logistic regression on candidate pairs of the
 #: tuning half of allsides-dev.jsonl). Regenerate with that script; do not edit by hand.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "bias": 4.5545,
-    "cosine": 10.3591,
-    "cosine_sq": -22.251,
-    "event_cosine": 6.7347,
-    "title_cosine": 0.6459,
-    "title_cover": 0.8147,
-    "margin": 14.8665,
-    "margin_title": 0.9539,
-    "margin_names": -0.0275,
-    "names": 0.6106,
-    "names_idf": -0.0404,
-    "quotes": 0.4117,
-    "quote_len": 0.5635,
-    "numbers": 1.2665,
-    "rare_terms": -0.1073,
-    "phrases": 0.2866,
-    "time_gap": -17.0224,
-    "time_unknown": -9.4442,
-    "same_source": -0.0,
-    "short": -0.1403,
+    "bias": -5.1282,
+    "cosine": 6.2552,
+    "cosine_sq": -17.6572,
+    "event_cosine": 6.7523,
+    "title_cosine": 0.9691,
+    "title_cover": 1.0438,
+    "margin": 13.6451,
+    "margin_title": 1.044,
+    "margin_names": 0.0264,
+    "names": 0.8503,
+    "names_idf": -0.1887,
+    "quotes": 0.2874,
+    "quote_len": 0.5203,
+    "numbers": 1.1897,
+    "rare_terms": 0.4953,
+    "phrases": 0.3711,
+    "time_gap": 0.0,
+    "time_unknown": 0.0,
+    "same_source": 0.0,
+    "short": 0.0983,
 }
 DEFAULT_THRESHOLD = 0.6
 
@@ -119,8 +119,8 @@ class LinkSettings:
     window_days: float = 3.0
     threshold: float = DEFAULT_THRESHOLD
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    max_candidates: int = 20
-    max_members: int = 8
+    max_candidates: int = 10
+    max_members: int = 4
     query_terms: int = 40
     max_postings: int = 400
     max_undated: int = 50_000
@@ -307,17 +307,34 @@ def _quotes(text: str) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
+#: Only the opening of a body is used: the lede names the event, the weights were fitted on
+#: openings of this length, and it bounds the cost of an article whatever its length.
+LEDE_CHARS = 1500
+
+
+def _lede(text: str) -> str:
+    if len(text) <= LEDE_CHARS:
+        return text
+    cut = text.rfind(" ", 0, LEDE_CHARS)
+    return text[: cut if cut > 0 else LEDE_CHARS]
+
+
+def _tf(counts: Counter[str]) -> dict[str, float]:
+    """Sublinear term frequencies."""
+    return {t: 1.0 + math.log(c) for t, c in counts.items()}
+
+
 class _Doc:
     """Precomputed representation of one article."""
 
     __slots__ = (
         "key", "seq", "event_id", "ts", "source", "terms", "title_terms", "names", "nums",
-        "quotes", "bigrams", "phrases", "keys", "surface",
+        "quotes", "bigrams", "phrases", "keys", "surface", "counts", "length",
     )
 
     def __init__(self, doc: LinkDoc, seq: int) -> None:
         title = doc.title or ""
-        text = doc.text or ""
+        text = _lede(doc.text or "")
         self.key = doc.key
         self.seq = seq
         self.event_id = -1
@@ -328,11 +345,14 @@ class _Doc:
         all_toks = title_toks + body_toks
         content = [_stem(t) for t in all_toks if t not in _STOP and not t.isdigit()]
         content = [t for t in content if len(t) > 1]
-        self.title_terms = Counter(
+        title_counts = Counter(
             _stem(t) for t in title_toks if t not in _STOP and not t.isdigit() and len(t) > 1
         )
-        self.terms = Counter(content)
-        self.terms.update(self.title_terms)  # the headline names the event: count it twice
+        self.counts = Counter(content)
+        self.counts.update(title_counts)  # the headline names the event: count it twice
+        self.length = len(content)
+        self.terms = _tf(self.counts)
+        self.title_terms = _tf(title_counts)
         body_names = _names(text)
         if _is_title_case(title):
             title_names = _names(title, allow=set(body_names))
@@ -359,41 +379,60 @@ class _Stats:
 
     def __init__(self) -> None:
         self.df: Counter[str] = Counter()
+        self.logdf: dict[str, float] = {}  # log(df + 1), kept in step with df
         self.n = 0
+        self.log_n = math.log(2)
+        # TF-IDF norms of term vectors under the current frequencies (by id of the vector;
+        # emptied whenever the frequencies change, so it only lives through one decision)
+        self.norms: dict[int, float] = {}
 
     def add(self, d: _Doc) -> None:
         self.n += 1
-        self.df.update(d.keys)
+        self.log_n = math.log(self.n + 2)
+        self.norms.clear()
+        df, logdf, log = self.df, self.logdf, math.log
+        for k in d.keys:
+            c = df.get(k, 0) + 1
+            df[k] = c
+            logdf[k] = log(c + 1)
 
     def remove(self, d: _Doc) -> None:
         self.n -= 1
+        self.log_n = math.log(self.n + 2)
+        self.norms.clear()
+        df, logdf, log = self.df, self.logdf, math.log
         for k in d.keys:
-            c = self.df[k] - 1
+            c = df[k] - 1
             if c > 0:
-                self.df[k] = c
+                df[k] = c
+                logdf[k] = log(c + 1)
             else:
-                del self.df[k]
+                del df[k]
+                del logdf[k]
 
     def idf(self, key: str) -> float:
-        return math.log((self.n + 2) / (self.df.get(key, 0) + 1))
+        return self.log_n - self.logdf.get(key, 0.0)
 
 
-def _weighted_norm(terms: Counter[str], stats: _Stats) -> float:
-    idf = stats.idf
-    return math.sqrt(sum(((1.0 + math.log(c)) * idf(t)) ** 2 for t, c in terms.items()))
+def _weighted_norm(terms: dict[str, float], stats: _Stats) -> float:
+    cache = stats.norms
+    n = cache.get(id(terms))
+    if n is None:
+        log_n, lg = stats.log_n, stats.logdf.get
+        # fsum is exactly rounded, so the result does not depend on the order of the terms
+        n = math.sqrt(math.fsum((w * (log_n - lg(t, 0.0))) ** 2 for t, w in terms.items()))
+        cache[id(terms)] = n
+    return n
 
 
-def _cosine(a: Counter[str], b: Counter[str], stats: _Stats) -> float:
+def _cosine(a: dict[str, float], b: dict[str, float], stats: _Stats) -> float:
+    """Cosine of two sublinear-TF vectors weighted by the current IDF."""
     if not a or not b:
         return 0.0
     if len(a) > len(b):
         a, b = b, a
-    idf = stats.idf
-    dot = 0.0
-    for t, c in a.items():
-        cb = b.get(t)
-        if cb:
-            dot += (1.0 + math.log(c)) * (1.0 + math.log(cb)) * idf(t) ** 2
+    log_n, lg = stats.log_n, stats.logdf.get
+    dot = math.fsum(w * b[t] * (log_n - lg(t, 0.0)) ** 2 for t, w in a.items() if t in b)
     if dot == 0.0:
         return 0.0
     return dot / (_weighted_norm(a, stats) * _weighted_norm(b, stats))
@@ -415,7 +454,7 @@ def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
     return out
 
 
-def _cover(title: Counter[str], terms: Counter[str], stats: _Stats) -> float | None:
+def _cover(title: dict[str, float], terms: dict[str, float], stats: _Stats) -> float | None:
     """IDF-weighted share of one article's title terms found anywhere in the other."""
     if not title or not terms:
         return None
@@ -425,7 +464,7 @@ def _cover(title: Counter[str], terms: Counter[str], stats: _Stats) -> float | N
 
 
 def _pair(
-    a: _Doc, b: _Doc, stats: _Stats, event_terms: Counter[str] | None = None
+    a: _Doc, b: _Doc, stats: _Stats, event_terms: dict[str, float] | None = None
 ) -> tuple[dict[str, float], dict]:
     """Features of a pair (``b`` a member of an event with ``event_terms``) and evidence."""
     idf = stats.idf
@@ -482,7 +521,7 @@ def _pair(
         "time_gap": gap,
         "time_unknown": unknown,
         "same_source": same_source,
-        "short": math.log1p(min(sum(a.terms.values()), sum(b.terms.values()))),
+        "short": math.log1p(min(a.length, b.length)),
     }
     ev = {
         "shared_names": sorted(
@@ -539,7 +578,8 @@ class Linker:
         self._stats = _Stats()
         self._docs: dict[Hashable, _Doc] = {}
         self._events: dict[int, dict[Hashable, None]] = {}
-        self._event_terms: dict[int, Counter[str]] = {}
+        self._event_counts: dict[int, Counter[str]] = {}
+        self._event_terms: dict[int, dict[str, float]] = {}
         self._postings: dict[str, dict[Hashable, None]] = {}
         self._dated: list[tuple[float, int, Hashable]] = []  # heap (ts, seq, key)
         self._undated: deque[Hashable] = deque()
@@ -655,9 +695,12 @@ class Linker:
             if not members:
                 del self._events[d.event_id]
                 del self._event_terms[d.event_id]
+                del self._event_counts[d.event_id]
             else:
-                self._event_terms[d.event_id].subtract(d.terms)
-                self._event_terms[d.event_id] = +self._event_terms[d.event_id]
+                counts = self._event_counts[d.event_id]
+                counts.subtract(d.counts)
+                counts = self._event_counts[d.event_id] = +counts
+                self._event_terms[d.event_id] = _tf(counts)
 
     def _index(self, d: _Doc, event_id: int) -> None:
         d.event_id = event_id
@@ -666,7 +709,9 @@ class Linker:
         for k in d.keys:
             self._postings.setdefault(k, {})[d.key] = None
         self._events.setdefault(event_id, {})[d.key] = None
-        self._event_terms.setdefault(event_id, Counter()).update(d.terms)
+        counts = self._event_counts.setdefault(event_id, Counter())
+        counts.update(d.counts)
+        self._event_terms[event_id] = _tf(counts)
         if d.ts is not None:
             heapq.heappush(self._dated, (d.ts, d.seq, d.key))
         else:
@@ -701,9 +746,8 @@ class Linker:
             if not self._in_window(d, other):
                 continue
             by_event.setdefault(other.event_id, []).append((w, other))
-        ranked = sorted(
-            by_event.items(), key=lambda kv: (-max(w for w, _ in kv[1]), kv[0])
-        )[: s.max_candidates]
+        best = {e: max(w for w, _ in ms) for e, ms in by_event.items()}
+        ranked = sorted(by_event.items(), key=lambda kv: (-best[kv[0]], kv[0]))[: s.max_candidates]
         out = []
         for event_id, members in ranked:
             members.sort(key=lambda wm: (-wm[0], -wm[1].seq))
