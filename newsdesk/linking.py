@@ -504,10 +504,11 @@ def _pair(
     f = {
         "cosine": cos,
         "cosine_sq": cos * cos,
-        # set by the linker: lead of this event over the best other candidate event
-        "margin": 0.0,
-        "margin_title": 0.0,
-        "margin_names": 0.0,
+        # lead of this event over the best other candidate event: set by the linker; for a
+        # lone pair (explain) it is the value itself, as for an article with one candidate
+        "margin": ecos,
+        "margin_title": cover,
+        "margin_names": names,
         "event_cosine": ecos,
         "title_cosine": tcos,
         "title_cover": cover,
