@@ -224,7 +224,7 @@ class Ingest:
         next_attempt = now + delay if delay else None
         self.store.record_feed_failure(feed.name, status=res.status, error=error,
                                        next_attempt=next_attempt, now=now)
-        log.error("feed %s failed: %s", feed.name, error)
+        log.info("feed %s failed: %s", feed.name, error)  # the caller reports it
         self.progress("feed", f"{feed.name}: failed")
 
     def _maybe_finish(self, name: str) -> None:

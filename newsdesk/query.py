@@ -154,7 +154,14 @@ def _apply_operator(filters: Filters, key: str, value: str) -> None:
             filters.until = parse_when(start, option="date:", end=True)
 
 
+FTS_ERRORS = ("fts5:", "no such column", "unterminated string", "unknown special query",
+              "malformed MATCH")
+
+
 def _fts_error(query: str, e: sqlite3.OperationalError) -> QueryError:
+    """A query FTS5 cannot parse becomes one line with a hint; other errors are bugs."""
+    if not str(e).startswith(FTS_ERRORS):
+        raise e
     detail = str(e).removeprefix("fts5: ")
     return QueryError(
         f"cannot search for {query!r}: {detail}. Put phrases in double quotes, "
@@ -197,7 +204,7 @@ def search_by_event(store: Store, query: str, filters: Filters | None = None, *,
     clauses, params = parsed.filters.where()
     where = " AND ".join(["articles_fts MATCH ?"] + clauses)
     sql = f"""
-        WITH hits AS (
+        WITH hits AS MATERIALIZED (
             SELECT a.id, a.event_id, a.source, a.title,
                    bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank
             FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid WHERE {where})

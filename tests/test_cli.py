@@ -308,3 +308,21 @@ def test_add_single_pages(world, tmp_path):
     # without --allow-private a loopback URL is refused
     refused = run("add", url, "--db", db, code=1)
     assert "private" in refused.output or "loopback" in refused.output
+
+
+def test_search_by_event(world):
+    rows = json.loads(run("search", "bridge", "--by-event", "--all", "--db", world["db"],
+                          "--json").output)
+    assert rows[0]["hits"] == 2 and rows[0]["sources"] == 2
+    assert "Bridge" in rows[0]["event_title"]
+
+
+def test_fetch_failure_is_one_error_line(world, tmp_path):
+    world["server"].expect_request("/dead.xml").respond_with_data("", status=410)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feeds_yaml([("Dead", world["server"].url_for("/dead.xml"))]))
+    result = CliRunner().invoke(cli, ["fetch", "--feeds", str(feeds), "--db",
+                                      str(tmp_path / "d.db"), "--quiet"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: feed Dead:") and "410" in lines[0]
