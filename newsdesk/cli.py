@@ -522,21 +522,7 @@ def feeds_import(opml_file: Path, feeds_path: Path) -> None:
     from .opml import read_opml
 
     found = read_opml(opml_file)
-    known = ({f.url for f in config.load_config(feeds_path).feeds}
-             if feeds_path.exists() else set())
-    names = ({f.name for f in config.load_config(feeds_path).feeds}
-             if feeds_path.exists() else set())
-    added = 0
-    for f in found:
-        if f.url in known:
-            continue
-        name, n = f.name, 2
-        while name in names:
-            name, n = f"{f.name} ({n})", n + 1
-        config.add_feed(feeds_path, name, f.url, tags=f.tags)
-        names.add(name)
-        known.add(f.url)
-        added += 1
+    added = config.add_feeds(feeds_path, [(f.name, f.url, f.tags) for f in found])
     click.echo(f"added {added} of {len(found)} feeds from {opml_file}")
 
 

@@ -293,6 +293,31 @@ def add_feed(
     return load_config(path).feed(name)
 
 
+def add_feeds(path: Path | str, feeds: list[tuple[str, str, list[str]]]) -> int:
+    """Add (name, url, tags) feeds whose URL is not listed yet; a taken name gets a
+    numbered suffix. Returns how many were added."""
+    path = Path(path)
+    added = 0
+    with edit_config(path) as data:
+        items = [f for f in data["feeds"] if isinstance(f, dict)]
+        urls = {f.get("url") for f in items}
+        names = {f.get("name") for f in items}
+        for name, url, tags in feeds:
+            if url in urls:
+                continue
+            unique, n = name, 2
+            while unique in names:
+                unique, n = f"{name} ({n})", n + 1
+            entry: dict[str, Any] = {"name": unique, "url": url}
+            if tags:
+                entry["tags"] = list(tags)
+            data["feeds"].append(entry)
+            urls.add(url)
+            names.add(unique)
+            added += 1
+    return added
+
+
 def remove_feed(path: Path | str, name: str) -> None:
     path = Path(path)
     with edit_config(path) as data:
