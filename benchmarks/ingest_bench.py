@@ -305,6 +305,10 @@ def diy_pass(site: Site) -> tuple[float, int, int]:
 # --- profiles ---------------------------------------------------------------------------
 
 
+def _name(f) -> str:
+    return f"{f.function} ({f.file_path_short}:{f.line_no})"
+
+
 def top_self(session, n: int = 15) -> list[tuple[float, float, str]]:
     """(own seconds, share of total, function at file:line) over the whole frame tree."""
     own: Counter = Counter()
@@ -315,10 +319,28 @@ def top_self(session, n: int = 15) -> list[tuple[float, float, str]]:
     while stack:
         f = stack.pop()
         stack.extend(f.children)
-        name = f"{f.function} ({f.file_path_short}:{f.line_no})"
-        own[name] += f.total_self_time if hasattr(f, "total_self_time") else f.self_time
+        if not f.is_synthetic:  # [self] leaves are counted in their parent's total_self_time
+            own[_name(f)] += f.total_self_time
     total = root.time or 1.0
     return [(t, t / total, name) for name, t in own.most_common(n)]
+
+
+STAGES = ("wait", "parse_feed", "plan", "on_page", "save_article", "link_pending",
+          "record_feed_success", "set_validators", "start_run", "finish_run", "sync_feed")
+
+
+def stage_split(session) -> list[tuple[float, str]]:
+    """Inclusive main-thread seconds of the pipeline's stages (outermost call only)."""
+    total: Counter = Counter()
+    root = session.root_frame()
+    stack = [root] if root is not None else []
+    while stack:
+        f = stack.pop()
+        if f.function in STAGES:
+            total[f.function] += f.time
+            continue
+        stack.extend(f.children)
+    return [(t, name) for name, t in total.most_common()]
 
 
 def profile_pass(site: Site, per_host: int, workdir: Path, feeds, extract_workers: int | None):
@@ -433,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  profile  {label}: {t_p:.1f}s for {len(subset)} feeds "
                           f"({ok_p} ok)" + (f"; extract() on the inline thread {t_ex:.1f}s"
                                             if workers == 0 else ""))
+                    split = ", ".join(f"{name} {t:.2f}s" for t, name in
+                                      stage_split(prof.last_session))
+                    print(f"      main thread by stage: {split}")
                     for t, share, name in top_self(prof.last_session, 12):
                         print(f"      {t:6.2f}s {share:6.1%}  {name}")
                     out_lines.append(f"==== {label}\n" + prof.output_text(
