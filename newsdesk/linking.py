@@ -621,7 +621,14 @@ class Linker:
         return LinkResult(event_id, is_new, score, other, evidence)
 
     def restore(self, doc: LinkDoc, event_id: int) -> None:
-        """Index an already-linked article without deciding (warm start of a run)."""
+        """Index an already-linked article without deciding (warm start of a run).
+
+        To continue a stream exactly as one long run would, restore, in the order they were
+        first added, the stored articles published at or after ``latest - window_days``
+        (``latest`` = the newest stored date, see :func:`window_start`) and the newest
+        ``max_undated`` undated ones, and pass the store's next free id as
+        ``next_event_id``. Restoring more is harmless: older articles are dropped again.
+        """
         if doc.key in self._docs:
             return
         d = self._prepare(doc)
