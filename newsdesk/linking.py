@@ -528,9 +528,10 @@ def _pair(
         "short": math.log1p(min(a.length, b.length)),
     }
     ev = {
-        "shared_names": sorted(
-            {a.names[k] for k in shared_names}, key=lambda s: (-idf(_name_key(a, s)), s)
-        )[:12],
+        "shared_names": [
+            a.names[k] if a.names[k] == b.names[k] else f"{a.names[k]}/{b.names[k]}"
+            for k in sorted(shared_names, key=lambda k: (-idf(k), k))[:12]
+        ],
         "shared_quotes": [q for q, _ in sorted(quotes, key=lambda q: (-q[1], q[0]))][:5],
         "shared_numbers": sorted(k[2:] for k in shared_nums)[:10],
         "shared_rare_terms": sorted(
@@ -542,13 +543,6 @@ def _pair(
 
 # margin feature -> the feature whose lead over the best other candidate event it measures
 _MARGINS = (("margin", "event_cosine"), ("margin_title", "title_cover"), ("margin_names", "names"))
-
-
-def _name_key(d: _Doc, surface: str) -> str:
-    for k, v in d.names.items():
-        if v == surface:
-            return k
-    return surface
 
 
 def _score(f: dict[str, float], weights: dict[str, float]) -> float:

@@ -116,7 +116,7 @@ def test_explain_returns_shared_names_and_quotes() -> None:
     out = linker.explain(REPORT_A, REPORT_B)
     assert out["same_event"]
     assert 0.0 <= out["score"] <= 1.0
-    assert "Zelenskyy" in out["shared_names"]  # matched to "Zelenskiy"
+    assert "Zelenskyy/Zelenskiy" in out["shared_names"]  # spelling variants meet
     assert "Donetsk" in out["shared_names"]
     assert any("no role in preparing" in q for q in out["shared_quotes"])
     assert "28" in out["shared_numbers"]
