@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from . import dates, urls
 from .config import Config, FeedConfig
+from .dedup import detect_agency, text_signature
 from .errors import ExitCode
 from .extract import Extracted, extract
 from .feeds import parse_feed
@@ -112,8 +113,25 @@ def _pool(workers: int) -> Executor:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1)  # extraction inline on one thread
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newsdesk.extract"])
+    ctx.set_forkserver_preload(["newsdesk.pipeline"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+@dataclass
+class Page:
+    """What a worker process makes of one page: the extraction plus, for body text, the
+    copy signature and wire agency, so that the single-threaded link stage need not."""
+
+    extracted: Extracted
+    signature: bytes | None = None
+    agency: str | None = None
+
+
+def extract_page(html: bytes, url: str, summary: str | None) -> Page:
+    ex = extract(html, url)
+    if not usable_text(ex.text, summary):
+        return Page(ex)
+    return Page(ex, text_signature(ex.text), detect_agency(ex.text, ex.title))
 
 
 @dataclass
@@ -277,22 +295,26 @@ class Ingest:
         elif res.content_type not in HTML_TYPES:
             self.save(job, res, None, EXTRACT_NOT_HTML, f"not an HTML page ({res.content_type})")
         else:
-            self.submit(self.cpu, "extracted", (job, res), extract, res.content, res.final_url)
+            self.submit(self.cpu, "extracted", (job, res), extract_page, res.content,
+                        res.final_url, job.entry.summary)
 
-    def on_extracted(self, data: tuple[_Job, FetchResult], ex: Extracted) -> None:
+    def on_extracted(self, data: tuple[_Job, FetchResult], page: Page) -> None:
         job, res = data
-        if usable_text(ex.text, job.entry.summary):
-            self.save(job, res, ex, EXTRACT_OK, None)
+        if usable_text(page.extracted.text, job.entry.summary):
+            self.save(job, res, page.extracted, EXTRACT_OK, None, page)
         else:
-            self.save(job, res, ex, EXTRACT_NO_TEXT, "no article text found on the page")
+            self.save(job, res, page.extracted, EXTRACT_NO_TEXT,
+                      "no article text found on the page")
 
     # --- building and saving -------------------------------------------------------
 
     def save(self, job: _Job, res: FetchResult | None, ex: Extracted | None, status: str,
-             error: str | None) -> None:
+             error: str | None, page: Page | None = None) -> None:
         article = build_article(job.feed, job.entry, job.canonical, job.guid, res, ex, status,
                                 error, utcnow())
-        article_id, outcome = self.store.save_article(article)
+        article_id, outcome = self.store.save_article(
+            article, signature=page.signature if page else None,
+            agency=page.agency if page else None)
         out = self.outcomes[job.feed.name]
         if outcome == "new":
             out.new += 1

@@ -168,33 +168,70 @@ def _fts_error(query: str, e: sqlite3.OperationalError) -> QueryError:
         "or use --literal to search the words as given")
 
 
+SEARCH_CANDIDATES = 20_000  # matches ranked per query: the newest ones when there are more
+
+
 def search(store: Store, query: str, filters: Filters | None = None, *, limit: int = 20,
            offset: int = 0, literal: bool = False) -> Iterator[dict]:
-    """Ranked hits (bm25, title weighted above body) with a highlighted snippet."""
+    """Ranked hits (bm25, title weighted above body) with a highlighted snippet.
+
+    A query that matches more than SEARCH_CANDIDATES articles is ranked among the newest
+    SEARCH_CANDIDATES of them, which keeps a search fast however large the archive grows;
+    when filters leave too few hits there, the whole match set is ranked instead.
+    """
     if not query.strip():
         raise QueryError("empty query: give words to search for")
     parsed = parse_query(query, filters, literal=literal)
     if not parsed.fts.strip():
         raise QueryError("the query has only field operators; add words to search for "
                          "(or use `newsdesk latest` with the same filters)")
+    rows = _ranked(store, query, parsed, limit, offset, SEARCH_CANDIDATES)
+    if len(rows) < limit and _matches_more_than(store, query, parsed.fts, SEARCH_CANDIDATES):
+        rows = _ranked(store, query, parsed, limit, offset, None)
+    for row in rows:
+        row["snippet"] = _snippet(store, parsed.fts, row["id"])
+        yield row
+
+
+def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: int,
+            candidates: int | None) -> list[dict]:
     clauses, params = parsed.filters.where()
-    where = " AND ".join(["articles_fts MATCH ?"] + clauses)
+    where = " AND ".join(clauses) or "1 = 1"
+    cap = "ORDER BY rowid DESC LIMIT ?" if candidates else ""
     sql = f"""
-        SELECT a.id, a.published, a.source, a.title,
-               snippet(articles_fts, 1, '[', ']', '…', 16) AS snippet,
+        WITH hits AS MATERIALIZED (
+            SELECT rowid, bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank
+            FROM articles_fts WHERE articles_fts MATCH ? {cap})
+        SELECT a.id, a.published, a.source, a.title, NULL AS snippet,
                a.event_id, a.duplicate_of,
                (SELECT COUNT(*) FROM articles c WHERE c.duplicate_of = a.id) AS copies,
-               a.url, round(bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}), 3) AS rank
-        FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+               a.url, round(h.rank, 3) AS rank
+        FROM hits h JOIN articles a ON a.id = h.rowid
         WHERE {where}
-        ORDER BY rank LIMIT ? OFFSET ?"""
+        ORDER BY h.rank LIMIT ? OFFSET ?"""
+    args = [parsed.fts, *([candidates] if candidates else []), *params, limit, offset]
     try:
-        cur = store.execute(sql, [parsed.fts, *params, limit, offset])
+        cur = store.execute(sql, args)
     except sqlite3.OperationalError as e:
         raise _fts_error(query, e) from None
     cols = [d[0] for d in cur.description]
-    for row in cur:
-        yield dict(zip(cols, row, strict=True))
+    return [dict(zip(cols, row, strict=True)) for row in cur]
+
+
+def _matches_more_than(store: Store, query: str, fts: str, n: int) -> bool:
+    try:
+        row = store.execute("SELECT COUNT(*) FROM (SELECT rowid FROM articles_fts "
+                            "WHERE articles_fts MATCH ? LIMIT ?)", [fts, n + 1]).fetchone()
+    except sqlite3.OperationalError as e:
+        raise _fts_error(query, e) from None
+    return row[0] > n
+
+
+def _snippet(store: Store, fts: str, article_id: int) -> str | None:
+    row = store.execute(
+        "SELECT snippet(articles_fts, 1, '[', ']', '…', 16) FROM articles_fts "
+        "WHERE articles_fts MATCH ? AND rowid = ?", [fts, article_id]).fetchone()
+    return row[0] if row else None
 
 
 def search_by_event(store: Store, query: str, filters: Filters | None = None, *,

@@ -181,6 +181,18 @@ def m003(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="m004_indexes_for_stats_and_events")
+def m004(db: sqlite_utils.Database) -> None:
+    # stats and `events --largest` read these without scanning rows full of article text
+    db.executescript(
+        """
+        CREATE INDEX idx_articles_source_date ON articles(source, sort_date);
+        CREATE INDEX idx_articles_status_site ON articles(extraction_status, site);
+        CREATE INDEX idx_events_size ON events(n_sources, n_articles, last_seen);
+        """
+    )
+
+
 SCHEMA_MIGRATIONS = [m.name for m in migrations._migrations]
 
 
