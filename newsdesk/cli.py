@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -14,7 +15,7 @@ import click
 from . import __version__, config
 from . import export as writers
 from .errors import ExitCode, NewsdeskError
-from .store import Store
+from .store import Store, storage_error
 
 log = logging.getLogger("newsdesk")
 
@@ -90,6 +91,9 @@ class Output:
 
 
 def open_store(db_path: Path, *, readonly: bool = False) -> Store:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["newsdesk.db"] = db_path  # named in the error line if the disk fails mid-run
     return Store.open(db_path, readonly=readonly)
 
 
@@ -102,6 +106,10 @@ class NewsdeskGroup(click.Group):
         except NewsdeskError as e:
             click.echo(f"Error: {e}", err=True)
             ctx.exit(int(e.exit_code))
+        except sqlite3.DatabaseError as e:  # disk full, read-only, corrupt mid-run
+            err = storage_error(ctx.meta.get("newsdesk.db"), e)
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(int(err.exit_code))
 
 
 @click.group(cls=NewsdeskGroup)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import LockedError
+from .errors import LockedError, StorageError
 
 
 def lock_path(db_path: Path) -> Path:
@@ -32,6 +32,11 @@ def run_lock(db_path: Path | str | None) -> Iterator[None]:
         raise LockedError(
             f"{db_path}: another newsdesk run is using this database (lock {path}); "
             "it will be free when that run ends"
+        ) from None
+    except OSError as e:
+        raise StorageError(
+            f"{db_path}: cannot create the lock file {path} ({e.strerror}); the database "
+            "directory must be writable (read-only file system?)"
         ) from None
     try:
         yield

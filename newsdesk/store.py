@@ -553,6 +553,11 @@ class Store:
         return events
 
 
+def storage_error(path: Path | str | None, e: sqlite3.DatabaseError) -> StorageError:
+    """A database failure during a run (disk full, read-only, corrupt) as one user line."""
+    return StorageError(_storage_message(Path(path) if path is not None else None, e))
+
+
 def _storage_message(path: Path | None, e: sqlite3.DatabaseError) -> str:
     msg = str(e)
     if "not a database" in msg or "malformed" in msg:
@@ -560,7 +565,7 @@ def _storage_message(path: Path | None, e: sqlite3.DatabaseError) -> str:
                 "move it aside and run again to start a new one")
     if "readonly" in msg or "read-only" in msg:
         return f"{path}: database is read-only ({msg}); check the file's permissions"
-    if "disk" in msg and "full" in msg:
+    if "full" in msg:
         return f"{path}: disk full while writing the database; free space and run again"
     if "unable to open" in msg:
         return f"{path}: cannot open the database ({msg}); check the directory is writable"
