@@ -78,7 +78,7 @@ def link_pending(store: Store, settings: LinkSettings | None = None) -> LinkSumm
             win.linker.restore(_doc(a), a.event_id)
         win.remember(a, a.signature, a.event_id)
     while True:
-        batch = list(_next_unlinked(store, BATCH))
+        batch = store.next_unlinked(BATCH)
         if not batch:
             break
         touched: set[int] = set()
@@ -91,13 +91,6 @@ def link_pending(store: Store, settings: LinkSettings | None = None) -> LinkSumm
     log.info("linked %d articles: %d copies, %d new events, %d joined events",
              summary.articles, summary.copies, summary.new_events, summary.joined_events)
     return summary
-
-
-def _next_unlinked(store: Store, n: int):
-    cur = store.execute(
-        f"SELECT {store._LINK_COLS} FROM articles WHERE linked_at IS NULL "
-        "ORDER BY sort_date, id LIMIT ?", [n])
-    return list(store._stored(cur.fetchall()))
 
 
 def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary) -> int:
@@ -140,8 +133,7 @@ def explain(store: Store, a_id: int, b_id: int, settings: LinkSettings | None = 
     """Why two articles are (or are not) in one event: the linker's features and evidence,
     with term statistics from the articles around them, as the link stage saw them."""
     settings = settings or LinkSettings()
-    rows = {a.id: a for a in store._stored(store.execute(
-        f"SELECT {store._LINK_COLS} FROM articles WHERE id IN (?, ?)", [a_id, b_id]))}
+    rows = store.stored_articles([a_id, b_id])
     missing = [i for i in (a_id, b_id) if i not in rows]
     if missing:
         from .errors import QueryError

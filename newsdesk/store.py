@@ -492,6 +492,20 @@ class Store:
         )
         yield from self._stored(cur)
 
+    def next_unlinked(self, n: int) -> list[StoredArticle]:
+        """The next `n` articles waiting for the link stage, in publication order."""
+        cur = self.db.execute(
+            f"SELECT {self._LINK_COLS} FROM articles WHERE linked_at IS NULL "
+            "ORDER BY sort_date, id LIMIT ?", [n])
+        return list(self._stored(cur.fetchall()))
+
+    def stored_articles(self, ids: Iterable[int]) -> dict[int, StoredArticle]:
+        ids = list(ids)
+        marks = ", ".join("?" for _ in ids)
+        cur = self.db.execute(f"SELECT {self._LINK_COLS} FROM articles WHERE id IN ({marks})",
+                              ids)
+        return {a.id: a for a in self._stored(cur.fetchall())}
+
     def max_event_id(self) -> int:
         row = self.db.execute("SELECT MAX(id) FROM events").fetchone()
         return row[0] or 0
