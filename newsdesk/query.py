@@ -169,15 +169,18 @@ def _fts_error(query: str, e: sqlite3.OperationalError) -> QueryError:
 
 
 SEARCH_CANDIDATES = 20_000  # matches ranked per query: the newest ones when there are more
+TOP_FACTOR = 4  # rows read from `articles` per row asked for, before filters
 
 
 def search(store: Store, query: str, filters: Filters | None = None, *, limit: int = 20,
            offset: int = 0, literal: bool = False) -> Iterator[dict]:
     """Ranked hits (bm25, title weighted above body) with a highlighted snippet.
 
-    A query that matches more than SEARCH_CANDIDATES articles is ranked among the newest
-    SEARCH_CANDIDATES of them, which keeps a search fast however large the archive grows;
-    when filters leave too few hits there, the whole match set is ranked instead.
+    Ranking happens inside FTS5; only the best few rows are read from `articles`, filtered
+    and decorated. A query that matches more than SEARCH_CANDIDATES articles is ranked
+    among the newest SEARCH_CANDIDATES of them, which keeps a search fast however large
+    the archive grows. When filters leave too few hits, the search widens step by step:
+    all candidates, then every match.
     """
     if not query.strip():
         raise QueryError("empty query: give words to search for")
@@ -185,31 +188,38 @@ def search(store: Store, query: str, filters: Filters | None = None, *, limit: i
     if not parsed.fts.strip():
         raise QueryError("the query has only field operators; add words to search for "
                          "(or use `newsdesk latest` with the same filters)")
-    rows = _ranked(store, query, parsed, limit, offset, SEARCH_CANDIDATES)
-    if len(rows) < limit and _matches_more_than(store, query, parsed.fts, SEARCH_CANDIDATES):
-        rows = _ranked(store, query, parsed, limit, offset, None)
+    cap = SEARCH_CANDIDATES
+    top = (limit + offset) * TOP_FACTOR
+    rows = _ranked(store, query, parsed, limit, offset, cap, top)
+    if len(rows) < limit and _matches_more_than(store, query, parsed.fts, min(cap, top)):
+        rows = _ranked(store, query, parsed, limit, offset, cap, None)
+        if len(rows) < limit and _matches_more_than(store, query, parsed.fts, cap):
+            rows = _ranked(store, query, parsed, limit, offset, None, None)
     for row in rows:
         row["snippet"] = _snippet(store, parsed.fts, row["id"])
         yield row
 
 
 def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: int,
-            candidates: int | None) -> list[dict]:
+            candidates: int | None, top: int | None) -> list[dict]:
     clauses, params = parsed.filters.where()
     where = " AND ".join(clauses) or "1 = 1"
     cap = "ORDER BY rowid DESC LIMIT ?" if candidates else ""
+    cut = "ORDER BY rank LIMIT ?" if top else ""
     sql = f"""
-        WITH hits AS MATERIALIZED (
+        WITH cand AS MATERIALIZED (
             SELECT rowid, bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank
-            FROM articles_fts WHERE articles_fts MATCH ? {cap})
+            FROM articles_fts WHERE articles_fts MATCH ? {cap}),
+        best AS MATERIALIZED (SELECT rowid, rank FROM cand {cut})
         SELECT a.id, a.published, a.source, a.title, NULL AS snippet,
                a.event_id, a.duplicate_of,
                (SELECT COUNT(*) FROM articles c WHERE c.duplicate_of = a.id) AS copies,
                a.url, round(h.rank, 3) AS rank
-        FROM hits h JOIN articles a ON a.id = h.rowid
+        FROM best h JOIN articles a ON a.id = h.rowid
         WHERE {where}
         ORDER BY h.rank LIMIT ? OFFSET ?"""
-    args = [parsed.fts, *([candidates] if candidates else []), *params, limit, offset]
+    args = [parsed.fts, *([candidates] if candidates else []), *([top] if top else []),
+            *params, limit, offset]
     try:
         cur = store.execute(sql, args)
     except sqlite3.OperationalError as e:

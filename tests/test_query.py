@@ -62,3 +62,12 @@ def test_date_operator_and_negation(store):
 def test_queries_without_words_or_with_bad_operators(store, q):
     with pytest.raises(QueryError):
         list(query.search(store, q))
+
+
+def test_top_cut_widens_to_the_same_answer_as_a_full_ranking(store, monkeypatch):
+    full = [h["id"] for h in query.search(store, "pelican source:old", limit=50)]
+    monkeypatch.setattr(query, "TOP_FACTOR", 1)
+    monkeypatch.setattr(query, "SEARCH_CANDIDATES", 5)
+    for limit in (1, 2, 3):
+        got = [h["id"] for h in query.search(store, "pelican source:old", limit=limit)]
+        assert got == full[:limit]
