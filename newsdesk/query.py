@@ -205,7 +205,7 @@ def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: i
     clauses, params = parsed.filters.where()
     where = " AND ".join(clauses) or "1 = 1"
     cap = "ORDER BY rowid DESC LIMIT ?" if candidates else ""
-    cut = "ORDER BY rank LIMIT ?" if top else ""
+    cut = "ORDER BY rank, rowid DESC LIMIT ?" if top else ""
     sql = f"""
         WITH cand AS MATERIALIZED (
             SELECT rowid, bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank
@@ -217,7 +217,7 @@ def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: i
                a.url, round(h.rank, 3) AS rank
         FROM best h JOIN articles a ON a.id = h.rowid
         WHERE {where}
-        ORDER BY h.rank LIMIT ? OFFSET ?"""
+        ORDER BY h.rank, a.id DESC LIMIT ? OFFSET ?"""
     args = [parsed.fts, *([candidates] if candidates else []), *([top] if top else []),
             *params, limit, offset]
     try:
