@@ -193,6 +193,23 @@ def m004(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="m005_fts_update_trigger_on_text_only")
+def m005(db: sqlite_utils.Database) -> None:
+    # The trigger sqlite-utils creates re-indexes an article on ANY update; the link stage
+    # updates bookkeeping columns (event_id, duplicate_of, signature...) of every article,
+    # which then re-tokenised its whole text for nothing. Fire only when title/text change.
+    db.executescript(
+        """
+        DROP TRIGGER IF EXISTS articles_au;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+          INSERT INTO articles_fts (articles_fts, rowid, title, text)
+            VALUES('delete', old.rowid, old.title, old.text);
+          INSERT INTO articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END;
+        """
+    )
+
+
 SCHEMA_MIGRATIONS = [m.name for m in migrations._migrations]
 
 

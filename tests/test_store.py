@@ -92,3 +92,23 @@ def test_failed_write_leaves_no_half_article(tmp_path):
             store.save_article(bad)
         assert store.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 0
         assert store.execute("SELECT COUNT(*) FROM articles_fts").fetchone()[0] == 0
+
+
+def test_bookkeeping_updates_do_not_touch_fts_but_text_edits_do(tmp_path):
+    with Store.open(tmp_path / "a.db") as store:
+        aid, _ = store.save_article(_article("https://x/9", "original words here"))
+        trigger = store.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_au'"
+                                ).fetchone()[0]
+        assert "UPDATE OF title, text" in trigger  # link-stage updates must not re-index
+        store.execute("UPDATE articles SET agency = 'Reuters', linked_at = 'x' WHERE id = ?",
+                      [aid])
+        # an FTS5 external-content 'delete' with stale values would corrupt the index:
+        store.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
+        assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'original'").fetchone()[0] == 1
+        store.execute("UPDATE articles SET text = 'replaced words' WHERE id = ?", [aid])
+        store.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
+        assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'original'").fetchone()[0] == 0
+        assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
+                             "'replaced'").fetchone()[0] == 1
