@@ -33,6 +33,11 @@ class Filters:
     event: int | None = None
     all_copies: bool = False  # False: one row per copy group
 
+    def narrows(self) -> bool:
+        """True when a filter beyond the copy collapsing may drop most matches."""
+        return bool(self.sources or self.feeds or self.tags or self.since or self.until
+                    or self.language or self.event is not None)
+
     def where(self) -> tuple[list[str], list]:
         clauses: list[str] = []
         params: list = []
@@ -189,12 +194,14 @@ def search(store: Store, query: str, filters: Filters | None = None, *, limit: i
         raise QueryError("the query has only field operators; add words to search for "
                          "(or use `newsdesk latest` with the same filters)")
     cap = SEARCH_CANDIDATES
-    top = (limit + offset) * TOP_FACTOR
+    # filters that may drop most matches skip the top cut and filter all candidates
+    top = None if parsed.filters.narrows() else (limit + offset) * TOP_FACTOR
     rows = _ranked(store, query, parsed, limit, offset, cap, top)
-    if len(rows) < limit and _matches_more_than(store, query, parsed.fts, min(cap, top)):
+    if top and len(rows) < limit and _matches_more_than(store, query, parsed.fts, min(cap, top)):
+        top = None
         rows = _ranked(store, query, parsed, limit, offset, cap, None)
-        if len(rows) < limit and _matches_more_than(store, query, parsed.fts, cap):
-            rows = _ranked(store, query, parsed, limit, offset, None, None)
+    if top is None and len(rows) < limit and _matches_more_than(store, query, parsed.fts, cap):
+        rows = _ranked(store, query, parsed, limit, offset, None, None)
     for row in rows:
         row["snippet"] = _snippet(store, parsed.fts, row["id"])
         yield row

@@ -71,3 +71,10 @@ def test_top_cut_widens_to_the_same_answer_as_a_full_ranking(store, monkeypatch)
     for limit in (1, 2, 3):
         got = [h["id"] for h in query.search(store, "pelican source:old", limit=limit)]
         assert got == full[:limit]
+
+
+def test_top_cut_without_filters_matches_the_full_ranking(store, monkeypatch):
+    full = [h["id"] for h in query.search(store, "pelican", limit=50)]
+    monkeypatch.setattr(query, "TOP_FACTOR", 1)
+    for limit in (1, 3, 5):
+        assert [h["id"] for h in query.search(store, "pelican", limit=limit)] == full[:limit]
