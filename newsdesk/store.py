@@ -358,9 +358,6 @@ class Store:
         self.db.execute("UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?",
                         [etag, last_modified, name])
 
-    def set_next_attempt(self, name: str, when: datetime | None) -> None:
-        self.db.execute("UPDATE feeds SET next_attempt = ? WHERE name = ?", [iso(when), name])
-
     # --- runs ------------------------------------------------------------------
 
     def start_run(self, now: datetime) -> int:
@@ -400,10 +397,6 @@ class Store:
             [article_id, feed, guid, iso(now)],
         )
         return cur.rowcount > 0
-
-    def article_title(self, article_id: int) -> str | None:
-        row = self.db.execute("SELECT title FROM articles WHERE id = ?", [article_id]).fetchone()
-        return row[0] if row else None
 
     def save_article(self, article: Article, *, signature: bytes | None = None,
                      agency: str | None = None) -> tuple[int, str]:
@@ -491,14 +484,6 @@ class Store:
         for r in rows:
             yield StoredArticle(r[0], r[1], r[2], r[3], parse_iso(r[4]), parse_iso(r[5]),
                                 r[6], r[7], r[8], r[9], r[10])
-
-    def unlinked(self) -> Iterator[StoredArticle]:
-        """Articles waiting for the copy/event stage, in publication order."""
-        cur = self.db.execute(
-            f"SELECT {self._LINK_COLS} FROM articles WHERE linked_at IS NULL "
-            "ORDER BY sort_date, id"
-        )
-        yield from self._stored(cur)
 
     def linked_between(self, start: str, end: str) -> Iterator[StoredArticle]:
         """Already linked articles whose date falls in [start, end): the warm-start window."""
