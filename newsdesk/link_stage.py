@@ -95,10 +95,13 @@ def link_pending(store: Store, settings: LinkSettings | None = None) -> LinkSumm
 
 def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary) -> int:
     now = utcnow()
-    signature = a.signature or (text_signature(a.text) if a.text else None)
-    agency = a.agency or detect_agency(a.text, a.title)
-    store.execute("UPDATE articles SET signature = ?, agency = ? WHERE id = ?",
-                  [signature, agency, a.id])
+    signature, agency = a.signature, a.agency
+    if signature is None and a.text:
+        # not computed at ingest (imports, feed summaries): both come from the text here;
+        # an empty signature (short text) or a None agency computed by a worker is final
+        signature, agency = text_signature(a.text), detect_agency(a.text, a.title)
+        store.execute("UPDATE articles SET signature = ?, agency = ? WHERE id = ?",
+                      [signature, agency, a.id])
     summary.articles += 1
     copy = win.copies.find(a.text, signature=signature) if a.text else None
     if copy is not None and copy[0] in win.event_of:
