@@ -32,6 +32,7 @@ flat.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -302,6 +303,9 @@ def topk_search(store, query: str, filters, limit: int = 20) -> list[dict]:
     return [dict(zip(cols, r, strict=True)) for r in cur]
 
 
+TOPK = True  # also time the old top-k rewrite (--no-topk skips it)
+
+
 def measure_queries(store, stream: Stream, end: datetime) -> dict:
     from newsdesk.query import Filters, search
     out = {"per_query": []}
@@ -309,7 +313,7 @@ def measure_queries(store, stream: Stream, end: datetime) -> dict:
         f = Filters(**kw)
         list(search(store, q, f, limit=20))  # warm
         t = _time(lambda q=q, f=f: list(search(store, q, f, limit=20)))
-        t2 = _time(lambda q=q, f=f: topk_search(store, q, f, 20))
+        t2 = _time(lambda q=q, f=f: topk_search(store, q, f, 20)) if TOPK else float("nan")
         hits = store.execute(
             "SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH ?",
             [__import__("newsdesk.query", fromlist=["parse_query"]).parse_query(q, f).fts]
@@ -370,14 +374,31 @@ def export_rss(db: Path) -> tuple[float, int, int, int]:
 # --- main -------------------------------------------------------------------------------------
 
 
-def run_size(size: int, new: int, workdir: Path, seed: int) -> dict:
+def run_size(size: int, new: int, workdir: Path, seed: int, *, reuse: bool = False,
+             keep: bool = False, search_only: bool = False) -> dict:
+    """Build (or, with `reuse`, reopen) the archive of `size` articles and measure it.
+
+    A reused archive is opened through ``Store.open``, so pending migrations run first
+    (their time is reported as ``migrate_s``); build and ingest figures are then NaN."""
     from newsdesk.linking import LinkSettings
     from newsdesk.query import events, stats
+    from newsdesk.store import Store
+    nan = float("nan")
     stream = Stream(seed=seed)
     db = workdir / f"archive-{size}.db"
     t0 = time.perf_counter()
-    store, new_rows, build_s = build(db, stream, size, new, LinkSettings().window_days)
-    t_ingest, t_link, link_summary = ingest_and_link(store, new_rows)
+    link_summary = None
+    if reuse and db.exists():
+        store = Store.open(db)
+        build_s = t_ingest = t_link = nan
+        migrate_s = time.perf_counter() - t0
+        new_rows = [None] * new
+    else:
+        for p in workdir.glob(f"archive-{size}.db*"):
+            p.unlink()
+        migrate_s = nan
+        store, new_rows, build_s = build(db, stream, size, new, LinkSettings().window_days)
+        t_ingest, t_link, link_summary = ingest_and_link(store, new_rows)
     end = stream.start + timedelta(days=size / stream.per_day)
     qres = measure_queries(store, stream, end)
     slow = max(qres["per_query"], key=lambda x: x["s"])
@@ -392,13 +413,14 @@ def run_size(size: int, new: int, workdir: Path, seed: int) -> dict:
     store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     db_mb = sum(p.stat().st_size for p in workdir.glob(f"archive-{size}.db*")) / 1e6
-    t_export, rss_mb, wait4_mb, rc = export_rss(db)
+    t_export, rss_mb, wait4_mb, rc = (nan, -1, -1, 0) if search_only else export_rss(db)
     res = {
-        "size": size, "build_s": build_s, "new": len(new_rows),
+        "size": size, "build_s": build_s, "migrate_s": migrate_s, "new": len(new_rows),
         "ingest_ms": t_ingest / len(new_rows) * 1000, "link_ms": t_link / len(new_rows) * 1000,
         "ingest_link_ms": (t_ingest + t_link) / len(new_rows) * 1000,
-        "link_copies": link_summary.copies, "link_new_events": link_summary.new_events,
-        "link_joined": link_summary.joined_events,
+        "link_copies": getattr(link_summary, "copies", None),
+        "link_new_events": getattr(link_summary, "new_events", None),
+        "link_joined": getattr(link_summary, "joined_events", None),
         "search_median_ms": qres["median"] * 1000, "search_p95_ms": qres["p95"] * 1000,
         "search_max_ms": qres["max"] * 1000,
         "topk_median_ms": qres["topk_median"] * 1000, "topk_p95_ms": qres["topk_p95"] * 1000,
@@ -409,9 +431,10 @@ def run_size(size: int, new: int, workdir: Path, seed: int) -> dict:
         "total_s": time.perf_counter() - t0,
         "per_query": qres["per_query"],
     }
-    db.unlink(missing_ok=True)
-    for p in workdir.glob(f"archive-{size}.db-*"):
-        p.unlink()
+    if not keep:
+        db.unlink(missing_ok=True)
+        for p in workdir.glob(f"archive-{size}.db-*"):
+            p.unlink()
     return res
 
 
@@ -429,7 +452,8 @@ FIELDS = [("ingest_link_ms", "ingest+link ms/article", "{:.1f}"),
           ("db_mb", "database MB", "{:.0f}"),
           ("export_rss_mb", "export CSV peak RSS MB", "{:.0f}"),
           ("export_s", "export CSV s", "{:.1f}"),
-          ("build_s", "build (bulk insert) s", "{:.0f}")]
+          ("build_s", "build (bulk insert) s", "{:.0f}"),
+          ("migrate_s", "open+migrate (reused) s", "{:.1f}")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -439,15 +463,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--dir", default=None, help="where to build (default: a temp dir)")
     ap.add_argument("--json", default=None, help="write all figures here")
+    ap.add_argument("--keep", action="store_true",
+                    help="build in --dir itself and keep the archives there")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reopen archives kept in --dir by --keep instead of building them "
+                         "(migrations run on open; build/ingest figures are then NaN)")
+    ap.add_argument("--search-only", action="store_true", help="skip the export measurement")
+    ap.add_argument("--per-query", action="store_true", help="print every query's latency")
+    ap.add_argument("--no-topk", action="store_true",
+                    help="skip timing the old top-k rewrite (slow at 1M)")
     args = ap.parse_args(argv)
+    if (args.keep or args.reuse) and not args.dir:
+        ap.error("--keep and --reuse need --dir")
     sizes = sorted({int(s) for s in args.sizes.split(",")} | {10000})
     print(f"archive_scale: sizes {sizes}, {args.new} new articles each, cores "
           f"{os.cpu_count()}, python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="ndscale-", dir=args.dir) as tmp:
+    global TOPK
+    TOPK = not args.no_topk
+    with contextlib.ExitStack() as stack:
+        if args.keep or args.reuse:
+            tmp = args.dir
+            Path(tmp).mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ndscale-",
+                                                                  dir=args.dir))
         for size in sizes:
-            r = run_size(size, args.new, Path(tmp), args.seed)
+            r = run_size(size, args.new, Path(tmp), args.seed, reuse=args.reuse,
+                         keep=args.keep or args.reuse, search_only=args.search_only)
             results.append(r)
+            if args.per_query:
+                for x in r["per_query"]:
+                    print(f"    {x['s'] * 1000:8.1f} ms {x['matches']:>9,} matches  "
+                          f"{x['q']!r} {x['filters'] or ''}", flush=True)
             print(f"  {size:>8,}: built in {r['build_s']:.0f}s, total {r['total_s']:.0f}s; "
                   f"slowest search {r['slowest_query']['q']!r} {r['slowest_query']['filters']}"
                   f" ({r['slowest_query']['matches']} matches) {r['search_max_ms']:.0f} ms; "

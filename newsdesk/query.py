@@ -181,11 +181,12 @@ def search(store: Store, query: str, filters: Filters | None = None, *, limit: i
            offset: int = 0, literal: bool = False) -> Iterator[dict]:
     """Ranked hits (bm25, title weighted above body) with a highlighted snippet.
 
-    Ranking happens inside FTS5; only the best few rows are read from `articles`, filtered
-    and decorated. A query that matches more than SEARCH_CANDIDATES articles is ranked
-    among the newest SEARCH_CANDIDATES of them, which keeps a search fast however large
-    the archive grows. When filters leave too few hits, the search widens step by step:
-    all candidates, then every match.
+    Ranking happens inside FTS5; filters are checked on a covering index
+    (idx_articles_search_filters) and only the rows returned are read from `articles`. A
+    query that matches more than SEARCH_CANDIDATES articles is ranked among the newest
+    SEARCH_CANDIDATES of them, which keeps a search fast however large the archive grows.
+    When filters leave too few hits, the search widens step by step: all candidates, then
+    every match.
     """
     if not query.strip():
         raise QueryError("empty query: give words to search for")
@@ -196,19 +197,39 @@ def search(store: Store, query: str, filters: Filters | None = None, *, limit: i
     cap = SEARCH_CANDIDATES
     # filters that may drop most matches skip the top cut and filter all candidates
     top = None if parsed.filters.narrows() else (limit + offset) * TOP_FACTOR
-    rows = _ranked(store, query, parsed, limit, offset, cap, top)
-    if top and len(rows) < limit and _matches_more_than(store, query, parsed.fts, min(cap, top)):
+    rows, ranked = _ranked(store, query, parsed, limit, offset, cap, top)
+    # `ranked` is how many matches were candidates: below the cap, that is every match
+    if len(rows) < limit and top is not None and ranked > top:
         top = None
-        rows = _ranked(store, query, parsed, limit, offset, cap, None)
-    if top is None and len(rows) < limit and _matches_more_than(store, query, parsed.fts, cap):
-        rows = _ranked(store, query, parsed, limit, offset, None, None)
+        rows, ranked = _ranked(store, query, parsed, limit, offset, cap, None)
+    if len(rows) < limit and ranked >= cap:
+        rows, ranked = _ranked(store, query, parsed, limit, offset, None, None)
     for row in rows:
         row["snippet"] = _snippet(store, parsed.fts, row["id"])
         yield row
 
 
 def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: int,
-            candidates: int | None, top: int | None) -> list[dict]:
+            candidates: int | None, top: int | None) -> tuple[list[dict], int]:
+    """The hits of one step, and how many matches were ranked in it."""
+    sql, args = _ranked_sql(parsed, limit, offset, candidates, top)
+    try:
+        cur = store.execute(sql, args)
+    except sqlite3.OperationalError as e:
+        raise _fts_error(query, e) from None
+    cols = [d[0] for d in cur.description][1:]
+    rows, ranked = [], 0
+    for row in cur:
+        ranked = row[0]
+        if row[1] is not None:
+            rows.append(dict(zip(cols, row[1:], strict=True)))
+    return rows, ranked
+
+
+def _ranked_sql(parsed: ParsedQuery, limit: int, offset: int, candidates: int | None,
+                top: int | None) -> tuple[str, list]:
+    """One step: rank the (newest `candidates`) matches in FTS5, keep the best `top`, check
+    the filters on the covering index, read the `limit` rows returned from `articles`."""
     clauses, params = parsed.filters.where()
     where = " AND ".join(clauses) or "1 = 1"
     cap = "ORDER BY rowid DESC LIMIT ?" if candidates else ""
@@ -217,31 +238,23 @@ def _ranked(store: Store, query: str, parsed: ParsedQuery, limit: int, offset: i
         WITH cand AS MATERIALIZED (
             SELECT rowid, bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank
             FROM articles_fts WHERE articles_fts MATCH ? {cap}),
-        best AS MATERIALIZED (SELECT rowid, rank FROM cand {cut})
-        SELECT a.id, a.published, a.source, a.title, NULL AS snippet,
+        best AS MATERIALIZED (SELECT rowid, rank FROM cand {cut}),
+        kept AS MATERIALIZED (
+            SELECT a.id, h.rank
+            FROM best h JOIN articles a INDEXED BY idx_articles_search_filters
+                 ON a.id = h.rowid
+            WHERE {where}
+            ORDER BY h.rank, a.id DESC LIMIT ? OFFSET ?)
+        SELECT n.ranked, a.id, a.published, a.source, a.title, NULL AS snippet,
                a.event_id, a.duplicate_of,
                (SELECT COUNT(*) FROM articles c WHERE c.duplicate_of = a.id) AS copies,
-               a.url, round(h.rank, 3) AS rank
-        FROM best h JOIN articles a ON a.id = h.rowid
-        WHERE {where}
-        ORDER BY h.rank, a.id DESC LIMIT ? OFFSET ?"""
+               a.url, round(k.rank, 3) AS rank
+        FROM (SELECT COUNT(*) AS ranked FROM cand) n
+             LEFT JOIN kept k LEFT JOIN articles a ON a.id = k.id
+        ORDER BY k.rank, k.id DESC"""
     args = [parsed.fts, *([candidates] if candidates else []), *([top] if top else []),
             *params, limit, offset]
-    try:
-        cur = store.execute(sql, args)
-    except sqlite3.OperationalError as e:
-        raise _fts_error(query, e) from None
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur]
-
-
-def _matches_more_than(store: Store, query: str, fts: str, n: int) -> bool:
-    try:
-        row = store.execute("SELECT COUNT(*) FROM (SELECT rowid FROM articles_fts "
-                            "WHERE articles_fts MATCH ? LIMIT ?)", [fts, n + 1]).fetchone()
-    except sqlite3.OperationalError as e:
-        raise _fts_error(query, e) from None
-    return row[0] > n
+    return sql, args
 
 
 def _snippet(store: Store, fts: str, article_id: int) -> str | None:

@@ -78,3 +78,73 @@ def test_top_cut_without_filters_matches_the_full_ranking(store, monkeypatch):
     monkeypatch.setattr(query, "TOP_FACTOR", 1)
     for limit in (1, 3, 5):
         assert [h["id"] for h in query.search(store, "pelican", limit=limit)] == full[:limit]
+
+
+def test_widening_decisions_need_no_extra_count(store, monkeypatch):
+    # the step's own candidate count decides widening; no separate COUNT over the matches
+    calls = []
+    real = query._ranked
+
+    def spy(*args):
+        calls.append(args[5:])  # (candidates, top)
+        return real(*args)
+
+    monkeypatch.setattr(query, "_ranked", spy)
+    assert len(list(query.search(store, "pelican", limit=5))) == 5
+    assert calls == [(query.SEARCH_CANDIDATES, 20)]  # 8 matches: the first step saw them all
+    calls.clear()
+    monkeypatch.setattr(query, "SEARCH_CANDIDATES", 3)
+    assert len(list(query.search(store, "pelican source:old", limit=10))) == 4
+    assert calls == [(3, None), (None, None)]  # capped step left too few: every match
+
+
+def test_copies_collapsed_under_the_top_cut_widen_to_the_full_ranking(store, monkeypatch):
+    ids = [h["id"] for h in query.search(store, "pelican", limit=50)]
+    # the three best hits become copies of the fourth: collapsing drops them
+    store.execute(f"UPDATE articles SET duplicate_of = ? WHERE id IN ({ids[0]}, {ids[1]}, "
+                  f"{ids[2]})", [ids[3]])
+    full = [h["id"] for h in query.search(store, "pelican", limit=50)]
+    assert full == ids[3:]
+    monkeypatch.setattr(query, "TOP_FACTOR", 1)
+    monkeypatch.setattr(query, "SEARCH_CANDIDATES", 6)
+    for limit in (1, 2, 3):
+        got = list(query.search(store, "pelican", limit=limit))
+        assert [h["id"] for h in got] == full[:limit]
+    assert got[0]["copies"] == 3
+
+
+def test_prefix_queries_match_as_without_a_prefix_index(store):
+    # m006 adds prefix='2 3' doclists: answers and ranks must be those of a plain index
+    store.execute("CREATE VIRTUAL TABLE plain USING fts5(title, text, "
+                  "tokenize='porter unicode61')")
+    store.execute("INSERT INTO plain (rowid, title, text) SELECT id, title, text FROM articles")
+    for q in ("p*", "pe*", "pel*", "peli*", "pelican", "re* NOT pel*", '"pelican rep*"',
+              "title:pe*"):
+        want = store.execute(
+            "SELECT rowid, round(bm25(plain, 10.0, 1.0), 6) FROM plain WHERE plain MATCH ? "
+            "ORDER BY rowid", [q]).fetchall()
+        got = store.execute(
+            "SELECT rowid, round(bm25(articles_fts, 10.0, 1.0), 6) FROM articles_fts "
+            "WHERE articles_fts MATCH ? ORDER BY rowid", [q]).fetchall()
+        assert got == want, q
+    hits = list(query.search(store, "pel*", limit=50))
+    assert {h["title"] for h in hits} == {f"Pelican report {i}" for i in range(8)}
+    assert all("[pelican]" in h["snippet"].lower() for h in hits)
+
+
+def test_filters_are_checked_on_the_covering_index(store):
+    # every filter reads only idx_articles_search_filters: a candidate's row (with its text
+    # on overflow pages) is read only when it is returned
+    f = query.Filters(sources=["old", "-new"], feeds=["x"], tags=["a", "-b"],
+                      since=query.parse_when("2025-11-01", option="t"),
+                      until=query.parse_when("2025-12-01", option="t"), language="en",
+                      event=3)
+    parsed = query.parse_query("pelican", f)
+    for step in ((query.SEARCH_CANDIDATES, None), (None, None), (query.SEARCH_CANDIDATES, 80)):
+        sql, args = query._ranked_sql(parsed, 20, 0, *step)
+        plan = [r[3] for r in store.execute("EXPLAIN QUERY PLAN " + sql, args)]
+        assert any("COVERING INDEX idx_articles_search_filters" in p for p in plan), plan
+        # the only read of `articles` rows is the final one, of the rows returned
+        assert [p for p in plan if p.startswith("SEARCH a ")] == [
+            p for p in plan if "COVERING INDEX idx_articles_search_filters" in p] + [
+            "SEARCH a USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN"]

@@ -18,6 +18,20 @@ def test_blank_database_gets_every_migration(tmp_path):
         assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         cols = {c.name for c in store.db["articles"].columns}
         assert {"duplicate_of", "event_id", "signature", "content_hash"} <= cols
+        _assert_search_schema(store)
+
+
+def _assert_search_schema(store):
+    """What m006 leaves: FTS5 with prefix doclists, its three triggers, the filter index."""
+    fts = store.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()
+    assert "prefix='2 3'" in fts[0] and "content='articles'" in fts[0]
+    triggers = dict(store.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                  "AND tbl_name = 'articles'").fetchall())
+    assert set(triggers) == {"articles_ai", "articles_ad", "articles_au"}
+    assert "UPDATE OF title, text" in triggers["articles_au"]
+    index = [r[2] for r in store.execute("PRAGMA index_info(idx_articles_search_filters)")]
+    assert index == ["id", "duplicate_of", "sort_date", "source", "site", "language",
+                     "event_id", "tags"]
 
 
 def test_older_database_is_upgraded_and_keeps_its_rows(tmp_path):
@@ -112,3 +126,43 @@ def test_bookkeeping_updates_do_not_touch_fts_but_text_edits_do(tmp_path):
                              "'original'").fetchone()[0] == 0
         assert store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
                              "'replaced'").fetchone()[0] == 1
+
+
+def test_m005_database_with_rows_is_upgraded_to_prefix_search(tmp_path):
+    import sqlite_utils
+
+    from newsdesk import query
+
+    path = tmp_path / "m005.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m006_search_prefix_index_and_filter_index")
+    for i, (title, text) in enumerate([("Harbour strike ends", "dockers return to work"),
+                                       ("Budget vote", "the harbourmaster resigned"),
+                                       ("Museum opens", "nothing about ports")]):
+        db.execute(
+            "INSERT INTO articles (url, canonical_url, title, text, fetched_at, sort_date, "
+            "extraction_status, source) VALUES (?, ?, ?, ?, '2025-01-01T00:00:00+00:00', "
+            "?, 'ok', 'Gazette')", [f"u{i}", f"u{i}", title, text,
+                                    f"2025-01-0{i + 1}T00:00:00+00:00"])
+    db.conn.commit()
+    assert "prefix" not in db.execute("SELECT sql FROM sqlite_master WHERE name = "
+                                      "'articles_fts'").fetchone()[0]
+    db.close()
+    with Store.open(path) as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+        _assert_search_schema(store)
+        store.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
+        for q, titles in [("harbour*", {"Harbour strike ends", "Budget vote"}),
+                          ("ha*", {"Harbour strike ends", "Budget vote"}),
+                          ("har* source:gazette", {"Harbour strike ends", "Budget vote"}),
+                          ("museum", {"Museum opens"}),
+                          ("title:harb*", {"Harbour strike ends"})]:
+            assert {h["title"] for h in query.search(store, q)} == titles, q
+        # the rows added after the upgrade are indexed by the recreated triggers
+        store.save_article(_article("https://x/new", "a harbour crane fell", "Crane"))
+        store.execute("UPDATE articles SET text = 'no ports here' WHERE title = 'Budget vote'")
+        assert {h["title"] for h in query.search(store, "harb*")} == {
+            "Harbour strike ends", "Crane"}
+        store.execute("DELETE FROM articles WHERE title = 'Crane'")
+        assert {h["title"] for h in query.search(store, "harb*")} == {"Harbour strike ends"}
+        store.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
