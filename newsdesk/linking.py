@@ -24,6 +24,7 @@ the same state as one long run over the whole stream.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 import math
@@ -189,12 +190,29 @@ _QUOTE_PATTERNS = (
 _SENT_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"“‘(]\s*)$")
 
 
+# Combining marks of the Basic Multilingual Plane, deleted by str.translate (a C loop);
+# text with characters beyond it takes the per-character path.
+_NO_COMBINING = {c: None for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))}
+
+
 def _fold(s: str) -> str:
     """Casefold and strip accents."""
-    s = unicodedata.normalize("NFKD", s.casefold())
-    return "".join(c for c in s if not unicodedata.combining(c)).replace("’", "'")
+    s = s.casefold()
+    if s.isascii():
+        return s
+    s = unicodedata.normalize("NFKD", s)
+    if max(s) <= "\uffff":
+        s = s.translate(_NO_COMBINING)
+    else:
+        s = "".join(c for c in s if not unicodedata.combining(c))
+    return s.replace("’", "'")
 
 
+#: _fold for single words, which repeat (names, units)
+_fold_word = functools.lru_cache(maxsize=1 << 16)(_fold)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(w: str) -> str:
     """A tiny suffix stripper: enough to meet 'dies'/'died', 'talks'/'talk'."""
     if w.endswith("'s"):
@@ -217,6 +235,7 @@ def _stem(w: str) -> str:
     return w
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_skeleton(token: str) -> str:
     """Spelling-variant key of a name token: first letter, then its consonants.
 
@@ -240,7 +259,7 @@ def name_skeleton(token: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return [_fold(m.group(0)) for m in _WORD.finditer(text)]
+    return _WORD.findall(_fold(text))
 
 
 def _is_title_case(title: str) -> bool:
@@ -261,7 +280,7 @@ def _names(text: str, allow: set[str] | None = None) -> dict[str, str]:
             bare = part.strip(".'’-")
             if bare.endswith(("'s", "’s")):
                 bare = bare[:-2]
-            low = _fold(bare)
+            low = _fold_word(bare)
             if not low or low in _NOT_NAMES or low.isdigit():
                 continue
             if i == 0 and start_of_sentence and len(parts) == 1 and low in _STOP:
