@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -160,6 +161,12 @@ class Ingest:
         self.remaining: dict[str, int] = {}  # pages of each feed not saved yet
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.summary = RunSummary(run_id=None)
+        # Pages wait here until fewer than `page_limit` are being downloaded or extracted:
+        # downloads can outrun extraction by far, and every page in between holds its HTML
+        # in memory, so this bounds a run's memory whatever the number of feeds or entries.
+        self.queued: deque[tuple[_Job, str, bool]] = deque()
+        self.active = 0
+        self.page_limit = net_workers + 4 * max(1, extract_workers)
 
     def close(self) -> None:
         self.net.shutdown(wait=True, cancel_futures=True)
@@ -279,12 +286,25 @@ class Ingest:
             self.in_flight.add(canonical)
             if feed.options.full_text and link:
                 allow = feed.options.allow_private or urls.is_private_host(urls.host_of(feed.url))
-                self.submit(self.net, "page", job, self.client.get, link,
-                            check_robots=feed.options.robots, allow_private=allow,
-                            timeout=feed.options.timeout)
+                self.queued.append((job, link, allow))
             else:
                 self.save(job, None, None, EXTRACT_SKIPPED, None)
+        self._pump()
         return complete
+
+    def _pump(self) -> None:
+        """Start page downloads while fewer than `page_limit` pages are in progress."""
+        while self.queued and self.active < self.page_limit:
+            job, link, allow = self.queued.popleft()
+            self.active += 1
+            options = job.feed.options
+            self.submit(self.net, "page", job, self.client.get, link,
+                        check_robots=options.robots, allow_private=allow,
+                        timeout=options.timeout)
+
+    def _page_done(self) -> None:
+        self.active -= 1
+        self._pump()
 
     def on_page(self, job: _Job, res: FetchResult) -> None:
         if not res.ok:
@@ -297,6 +317,8 @@ class Ingest:
         else:
             self.submit(self.cpu, "extracted", (job, res), extract_page, res.content,
                         res.final_url, job.entry.summary)
+            return
+        self._page_done()
 
     def on_extracted(self, data: tuple[_Job, FetchResult], page: Page) -> None:
         job, res = data
@@ -305,6 +327,7 @@ class Ingest:
         else:
             self.save(job, res, page.extracted, EXTRACT_NO_TEXT,
                       "no article text found on the page")
+        self._page_done()
 
     # --- building and saving -------------------------------------------------------
 

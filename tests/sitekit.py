@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -99,6 +100,7 @@ class Site:
         self.stories: list[Story] = []
         self.hits: dict[str, int] = {}
         self.etag_enabled = True
+        self.on_page: Callable[[str], None] | None = None  # called on each page request
         server.expect_request(f"{prefix}/feed.xml").respond_with_handler(self._feed)
         server.expect_request(f"{prefix}/robots.txt").respond_with_data("User-agent: *\n")
 
@@ -131,6 +133,8 @@ class Site:
     def _page(self, story: Story, path: str):
         def handler(request: Request) -> Response:
             self._count(path)
+            if self.on_page is not None:
+                self.on_page(path)
             if self.page_delay:
                 time.sleep(self.page_delay)
             return Response(page_html(story), content_type="text/html; charset=utf-8")

@@ -190,3 +190,30 @@ def test_extraction_on_process_pool(tmp_path, httpserver, client, store):
     summary = fetch_feeds(cfg, store, client=client, extract_workers=2)
     assert summary.articles_new == 3
     assert _count(store, "SELECT COUNT(*) FROM articles WHERE extraction_status = 'ok'") == 3
+
+
+def test_downloads_wait_for_extraction_so_memory_stays_bounded(tmp_path, httpserver, client,
+                                                               store):
+    """Pages ahead of the writer (downloaded or downloading, not saved) never exceed the
+    run's page limit, however many entries the feeds list: each holds its HTML in memory."""
+    import sqlite3
+
+    site = Site(httpserver)
+    site.add(*stories("quarry", 30))
+    reader = sqlite3.connect(tmp_path / "news.db", check_same_thread=False)
+    ahead: list[int] = []
+
+    def on_page(path: str) -> None:
+        saved = reader.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        ahead.append(site.page_hits() - saved)
+
+    site.on_page = on_page
+    cfg = _config(tmp_path, [("Gazette", site.feed_url)])
+    net_workers, extract_workers = 2, 0
+    summary = fetch_feeds(cfg, store, client=client, net_workers=net_workers,
+                          extract_workers=extract_workers)
+    reader.close()
+    assert summary.articles_new == 30
+    limit = net_workers + 4 * max(1, extract_workers)
+    assert len(ahead) == 30
+    assert max(ahead) <= limit, ahead
