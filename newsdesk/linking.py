@@ -269,8 +269,57 @@ def _is_title_case(title: str) -> bool:
     return sum(1 for w in words if w[0].isupper()) / len(words) > 0.6
 
 
-def _names(text: str, allow: set[str] | None = None) -> dict[str, str]:
+#: Languages whose function words are recognised besides English (jusText's stoplists,
+#: which trafilatura already installs). Their capitalised articles ("Il", "Der", "Por")
+#: are not names and their function words ("che", "der", "em") not rare terms.
+OTHER_LANGUAGES = (
+    "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Indonesian", "Swedish",
+    "Danish", "Norwegian_Bokmal", "Polish", "Czech", "Romanian", "Turkish", "Russian",
+)
+_MIN_GUESS_WORDS = 20
+
+
+@functools.lru_cache(maxsize=1)
+def _stoplists() -> dict[str, frozenset[str]]:
+    import justext  # a trafilatura dependency; imported on the first non-English text
+
+    return {
+        lang: frozenset(w for w in map(_fold, justext.get_stoplist(lang)) if w.isalpha())
+        for lang in OTHER_LANGUAGES
+    }
+
+
+def _stopwords(tokens: list[str]) -> frozenset[str]:
+    """English stopwords, plus those of the text's language when it is clearly another.
+
+    The language is guessed from the share of each language's function words among the
+    tokens (English checked first, so English text never pays for the others).
+    """
+    if len(tokens) < _MIN_GUESS_WORDS:
+        return _STOP
+    english = sum(1 for t in tokens if t in _STOP) / len(tokens)
+    if english >= 0.15:
+        return _STOP
+    best, best_share = None, 0.0
+    for lang, words in _stoplists().items():
+        share = sum(1 for t in tokens if t in words) / len(tokens)
+        if share > best_share:
+            best, best_share = lang, share
+    # clearly another language: many of its function words, far more than English ones
+    if best is None or best_share < 0.2 or best_share < 2 * english:
+        return _STOP
+    return _other_stop(best)
+
+
+@functools.lru_cache(maxsize=len(OTHER_LANGUAGES))
+def _other_stop(lang: str) -> frozenset[str]:
+    return _NOT_NAMES | _stoplists()[lang]
+
+
+def _names(text: str, allow: set[str] | None = None,
+           stop: frozenset[str] = _STOP) -> dict[str, str]:
     """Name keys (skeleton of each capitalised token / acronym) -> surface form."""
+    not_names = _NOT_NAMES if stop is _STOP else stop
     out: dict[str, str] = {}
     for m in _CAP_SEQ.finditer(text):
         seq = m.group(0)
@@ -281,9 +330,9 @@ def _names(text: str, allow: set[str] | None = None) -> dict[str, str]:
             if bare.endswith(("'s", "’s")):
                 bare = bare[:-2]
             low = _fold_word(bare)
-            if not low or low in _NOT_NAMES or low.isdigit():
+            if not low or low in not_names or low.isdigit():
                 continue
-            if i == 0 and start_of_sentence and len(parts) == 1 and low in _STOP:
+            if i == 0 and start_of_sentence and len(parts) == 1 and low in stop:
                 continue
             letters = bare.replace(".", "")
             if letters.isupper() and 2 <= len(letters) <= 6:
@@ -362,21 +411,22 @@ class _Doc:
         title_toks = _tokens(title)
         body_toks = _tokens(text)
         all_toks = title_toks + body_toks
-        content = [_stem(t) for t in all_toks if t not in _STOP and not t.isdigit()]
+        stop = _stopwords(all_toks)
+        content = [_stem(t) for t in all_toks if t not in stop and not t.isdigit()]
         content = [t for t in content if len(t) > 1]
         title_counts = Counter(
-            _stem(t) for t in title_toks if t not in _STOP and not t.isdigit() and len(t) > 1
+            _stem(t) for t in title_toks if t not in stop and not t.isdigit() and len(t) > 1
         )
         self.counts = Counter(content)
         self.counts.update(title_counts)  # the headline names the event: count it twice
         self.length = len(content)
         self.terms = _tf(self.counts)
         self.title_terms = _tf(title_counts)
-        body_names = _names(text)
+        body_names = _names(text, stop=stop)
         if _is_title_case(title):
-            title_names = _names(title, allow=set(body_names))
+            title_names = _names(title, allow=set(body_names), stop=stop)
         else:
-            title_names = _names(title)
+            title_names = _names(title, stop=stop)
         self.names = {**title_names, **body_names}
         self.nums = _numbers(title + "\n" + text)
         self.quotes = _quotes(title + "\n" + text)
@@ -384,7 +434,7 @@ class _Doc:
         self.phrases = set(zip(content, content[1:], strict=False))
         self.surface: dict[str, str] = {}
         for t in all_toks:
-            if t not in _STOP:
+            if t not in stop:
                 self.surface.setdefault(_stem(t), t)
         self.keys = set(self.terms) | set(self.names) | self.nums
 

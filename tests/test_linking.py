@@ -229,3 +229,38 @@ def test_heldout_linking_quality_floor(corpora: Path) -> None:
     dated = le.replay(le.subsets(rows)["dated"])
     assert dated["bcubed"][2] >= DATED_BCUBED - MARGIN, dated["bcubed"]
     assert dated["pairwise"][2] >= DATED_PAIRWISE - MARGIN, dated["pairwise"]
+
+
+# Two German reports of unrelated events, written for this test: they share only function
+# words ("der", "die", "und", "nicht", "sich") and sentence-initial articles.
+GERMAN_A = LinkDoc(
+    "de-a", "Die Brücke über den Fluss bleibt bis zum Sommer gesperrt",
+    "Die Brücke über den Fluss wird nicht vor dem Sommer wieder geöffnet, teilte die "
+    "Stadtverwaltung am Montag mit. Der Beton sei an mehreren Stellen beschädigt, und die "
+    "Reparatur dauere länger als geplant. Die Pendler müssen sich auf Umwege einstellen, "
+    "denn auch die Fähre fährt nur bis zum Abend. Das Bauamt hat sich bei den Anwohnern "
+    "für die Verzögerung entschuldigt und will die Arbeiten mit einer zweiten Schicht "
+    "beschleunigen, sobald das Wetter es zulässt.",
+    "Zeitung A", T0,
+)
+GERMAN_B = LinkDoc(
+    "de-b", "Die Mannschaft verliert auch das dritte Spiel in Folge",
+    "Die Mannschaft hat auch das dritte Spiel in Folge verloren und steht nun auf dem "
+    "vorletzten Platz der Tabelle. Der Trainer zeigte sich nach dem Abpfiff enttäuscht, "
+    "denn die Spieler hätten sich nicht an den Plan gehalten. Das Tor fiel kurz vor dem "
+    "Ende, als die Abwehr nicht aufpasste. Die Fans pfiffen das Team aus und forderten, "
+    "dass sich bis zum nächsten Wochenende etwas ändert, sonst drohe der Abstieg.",
+    "Zeitung B", T0 + timedelta(hours=2),
+)
+
+
+def test_function_words_of_other_languages_are_not_evidence() -> None:
+    linker = Linker()
+    background(linker)
+    a = linker.add(GERMAN_A)
+    b = linker.add(GERMAN_B)
+    assert b.is_new and b.event_id != a.event_id, b.evidence
+    f = linker.explain(GERMAN_A, GERMAN_B)
+    for word in ("der", "die", "und", "nicht", "sich"):
+        assert word not in f["shared_rare_terms"]
+    assert "Die" not in f["shared_names"] and "Der" not in f["shared_names"]
