@@ -148,3 +148,23 @@ def test_filters_are_checked_on_the_covering_index(store):
         assert [p for p in plan if p.startswith("SEARCH a ")] == [
             p for p in plan if "COVERING INDEX idx_articles_search_filters" in p] + [
             "SEARCH a USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN"]
+
+
+def test_stats_skip_scans_give_the_group_by_rows(store):
+    store.execute("UPDATE articles SET source = NULL, extraction_status = 'failed', "
+                  "site = 'y.example' WHERE url LIKE 'https://y.example/%' AND id % 2 = 0")
+    store.execute("UPDATE articles SET extraction_status = 'paywall' WHERE title LIKE "
+                  "'Pelican report 1%'")
+    got = query.stats(store)
+    by_source = [tuple(r.values()) for r in got["by_source"]]
+    want = store.execute("SELECT source, COUNT(*), MAX(sort_date) FROM articles "
+                         "GROUP BY source").fetchall()
+    assert sorted(by_source, key=repr) == sorted(want, key=repr)
+    assert [r[1] for r in by_source] == sorted((r[1] for r in by_source), reverse=True)
+    assert None in {r[0] for r in by_source}
+    failures = [tuple(r.values()) for r in got["extraction_failures"]]
+    want = store.execute(
+        "SELECT site, extraction_status, COUNT(*) FROM articles WHERE extraction_status "
+        "NOT IN ('ok', 'skipped', 'imported') GROUP BY site, extraction_status").fetchall()
+    assert sorted(failures) == sorted(want) and {r[1] for r in failures} == {"failed",
+                                                                            "paywall"}
