@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("ingest_bench", "archive_scale")
+BENCHMARKS = ("ingest_bench", "archive_scale", "run_memory")
 
 
 def main(argv: list[str]) -> int:
