@@ -29,11 +29,14 @@ import heapq
 import logging
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter, deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import numpy as np
 
 log = logging.getLogger("newsdesk.linking")
 
@@ -387,9 +390,29 @@ def _lede(text: str) -> str:
     return text[: cut if cut > 0 else LEDE_CHARS]
 
 
+_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 256)]  # shared float objects
+
+
 def _tf(counts: Counter[str]) -> dict[str, float]:
     """Sublinear term frequencies."""
-    return {t: 1.0 + math.log(c) for t, c in counts.items()}
+    tf = _TF
+    return {t: tf[c] if c < 256 else 1.0 + math.log(c) for t, c in counts.items()}
+
+
+def _pair_hashes(tokens: Sequence[str]) -> np.ndarray:
+    """Sorted distinct hashes of the adjacent token pairs: 8 bytes a pair, where a set of
+    tuples costs ~100. Hashes of str are per process, as is the linker's state."""
+    return np.unique(np.fromiter(
+        (hash(p) for p in zip(tokens, tokens[1:], strict=False)), dtype=np.int64,
+        count=max(0, len(tokens) - 1)))
+
+
+def _contains(sorted_hashes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``sorted_hashes`` (a boolean array)."""
+    if not len(sorted_hashes):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_hashes, values), len(sorted_hashes) - 1)
+    return sorted_hashes[pos] == values
 
 
 class _Doc:
@@ -397,7 +420,7 @@ class _Doc:
 
     __slots__ = (
         "key", "seq", "event_id", "ts", "source", "terms", "title_terms", "names", "nums",
-        "quotes", "bigrams", "phrases", "keys", "surface", "counts", "length",
+        "quotes", "bigrams", "content", "phrases", "surface", "counts", "length",
     )
 
     def __init__(self, doc: LinkDoc, seq: int) -> None:
@@ -412,8 +435,9 @@ class _Doc:
         body_toks = _tokens(text)
         all_toks = title_toks + body_toks
         stop = _stopwords(all_toks)
+        intern = sys.intern  # one string object per word across all indexed articles
         content = [_stem(t) for t in all_toks if t not in stop and not t.isdigit()]
-        content = [t for t in content if len(t) > 1]
+        content = [intern(t) for t in content if len(t) > 1]
         title_counts = Counter(
             _stem(t) for t in title_toks if t not in stop and not t.isdigit() and len(t) > 1
         )
@@ -430,13 +454,26 @@ class _Doc:
         self.names = {**title_names, **body_names}
         self.nums = _numbers(title + "\n" + text)
         self.quotes = _quotes(title + "\n" + text)
-        self.bigrams = set(zip(all_toks, all_toks[1:], strict=False))
-        self.phrases = set(zip(content, content[1:], strict=False))
+        # word pairs, for quotes (any words) and shared phrases (content words); the
+        # content words are kept to name the words of a shared phrase
+        self.bigrams = _pair_hashes(all_toks)
+        self.content = tuple(content)
+        self.phrases = _pair_hashes(content)
+        # surface form of a stem, for evidence, where it differs from the stem
         self.surface: dict[str, str] = {}
+        seen: set[str] = set()
         for t in all_toks:
             if t not in stop:
-                self.surface.setdefault(_stem(t), t)
-        self.keys = set(self.terms) | set(self.names) | self.nums
+                st = _stem(t)
+                if st not in seen:
+                    seen.add(st)
+                    if st != t:
+                        self.surface[intern(st)] = intern(t)
+
+    @property
+    def keys(self) -> set[str]:
+        """Index keys: terms, names and numbers."""
+        return set(self.terms) | set(self.names) | self.nums
 
 
 # --------------------------------------------------------------------------------------
@@ -515,11 +552,27 @@ def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
         for surface, toks in x.quotes:
             if toks in seen:
                 continue
-            pairs = list(zip(toks, toks[1:], strict=False))
-            hit = sum(1 for p in pairs if p in y.bigrams)
+            pairs = np.fromiter((hash(p) for p in zip(toks, toks[1:], strict=False)),
+                                dtype=np.int64, count=len(toks) - 1)
+            hit = int(np.count_nonzero(_contains(y.bigrams, pairs)))
             if hit and hit / len(pairs) >= 0.6 and any(t not in _STOP for t in toks):
                 seen.add(toks)
                 out.append((surface, len(toks)))
+    return out
+
+
+def _shared_phrases(a: _Doc, b: _Doc, stats: _Stats, cut: float) -> set[tuple[str, str]]:
+    """Content-word pairs found in both articles of which one word is rare (df <= cut)."""
+    common = np.intersect1d(a.phrases, b.phrases, assume_unique=True)
+    if not len(common):
+        return set()
+    wanted = set(common.tolist())
+    df = stats.df
+    out: set[tuple[str, str]] = set()
+    words = a.content
+    for p in zip(words, words[1:], strict=False):
+        if hash(p) in wanted and (df.get(p[0], 0) <= cut or df.get(p[1], 0) <= cut):
+            out.add(p)
     return out
 
 
@@ -559,10 +612,7 @@ def _pair(
         b.terms) & set(a.terms)
     rare = [t for t in shared_terms if stats.df.get(t, 0) <= rare_cut]
     phrase_cut = max(3.0, 0.01 * stats.n)
-    phrases = [
-        p for p in a.phrases & b.phrases
-        if stats.df.get(p[0], 0) <= phrase_cut or stats.df.get(p[1], 0) <= phrase_cut
-    ]
+    phrases = _shared_phrases(a, b, stats, phrase_cut)
     if a.ts is not None and b.ts is not None:
         # reports of one event come within a day or so of each other: only the gap beyond
         # a day counts, so a data set that dates every report of a story alike (AllSides)
