@@ -52,7 +52,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._corpora import corpora_dir  # noqa: E402
+from benchmarks._corpora import corpora_dir, serve_forever  # noqa: E402
 
 # --- the corpus ---------------------------------------------------------------------
 
@@ -139,15 +139,7 @@ def _serve(plan: dict, ports: list[int], ready, seed: int, lo: float, hi: float)
                 return self._send(200, body, ctype, {"ETag": etag} if state["etag"] else {})
             return self._send(200, body, ctype)
 
-    class Server(http.server.ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128
-
-    servers = [Server(("127.0.0.1", p), Handler) for p in ports]
-    for s in servers:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    ready.set()
-    threading.Event().wait()
+    serve_forever(ports, Handler, ready)
 
 
 def _free_ports(n: int) -> list[int]:

@@ -51,7 +51,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -59,6 +58,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._corpora import serve_forever  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PER_FEED = 10
@@ -201,15 +202,7 @@ def _serve(pages: Pages, ports: list[int], ready) -> None:
                 pass
             return self._send(404, b"not found", "text/plain")
 
-    class Server(http.server.ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128
-
-    servers = [Server(("127.0.0.1", p), Handler) for p in ports]
-    for s in servers:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    ready.set()
-    threading.Event().wait()
+    serve_forever(ports, Handler, ready)
 
 
 class Site:
