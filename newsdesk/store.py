@@ -235,6 +235,10 @@ def m006(db: sqlite_utils.Database) -> None:
     # 2. A covering index of the columns search filters read, so checking thousands of
     #    candidates never reads article rows (their text spills onto overflow pages and
     #    duplicate_of/event_id were added after it).
+    n = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    if n > 50_000:  # ~15 minutes at 1M articles
+        log.warning("upgrading the search index of %d articles (once; about a minute per "
+                    "70,000 articles)", n)
     db.executescript(
         """
         DROP TRIGGER IF EXISTS articles_ai;
