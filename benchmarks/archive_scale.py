@@ -11,7 +11,7 @@ have left them. Then the last ``--new`` articles of the stream go through the re
 
 Measured at each size, with ratios to the 10k figures (10k always runs first):
   * ingest+link seconds per new article (link stage warm start included);
-  * ``newsdesk.query.search`` latency over 30 fixed queries (common/mid/rare words, names,
+  * ``newsdesk.query.search`` latency over 29 fixed queries (common/mid/rare words, names,
     AND, phrases, prefix, title:, source: and since filters), limit 20, iterator consumed:
     per query the median of 3 warm runs; median and p95 over the queries; the slowest
     query with its EXPLAIN QUERY PLAN;
@@ -26,7 +26,11 @@ Targets at 1M: search p95 < 100 ms, per-article link time within 2x of 10k, expo
 flat.
 
     python benchmarks/archive_scale.py                          # 10k, 100k  (~4 min)
-    python benchmarks/archive_scale.py --sizes 10000,100000,1000000   # adds 1M (~30-40 min)
+    python benchmarks/archive_scale.py --sizes 10000,100000,1000000   # adds 1M (~25-30 min)
+    # keep the archives, then measure search again on them without rebuilding:
+    python benchmarks/archive_scale.py --sizes 10000,100000,1000000 --keep --dir /tmp/nd
+    python benchmarks/archive_scale.py --sizes 1000000 --reuse --dir /tmp/nd --search-only \
+        --per-query --no-topk
 """
 
 from __future__ import annotations
@@ -245,7 +249,7 @@ def ingest_and_link(store, new_rows) -> tuple[float, float, object]:
 
 
 def query_set(stream: Stream, end: datetime) -> list[tuple[str, dict]]:
-    """30 fixed queries: (text, filters kwargs)."""
+    """29 fixed queries: (text, filters kwargs)."""
     v, n = stream.vocab, stream.names
     week = end - timedelta(days=7)
     qs: list[tuple[str, dict]] = []
@@ -328,15 +332,12 @@ def measure_queries(store, stream: Stream, end: datetime) -> dict:
 
 
 def explain_search(store, q: str, kw: dict) -> list[str]:
-    from newsdesk.query import TEXT_WEIGHT, TITLE_WEIGHT, Filters, parse_query
-    parsed = parse_query(q, Filters(**kw))
-    clauses, params = parsed.filters.where()
-    where = " AND ".join(["articles_fts MATCH ?"] + clauses)
-    sql = (f"EXPLAIN QUERY PLAN SELECT a.id, snippet(articles_fts, 1, '[', ']', '…', 16), "
-           f"(SELECT COUNT(*) FROM articles c WHERE c.duplicate_of = a.id), "
-           f"bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS rank FROM articles_fts "
-           f"JOIN articles a ON a.id = articles_fts.rowid WHERE {where} ORDER BY rank LIMIT 20")
-    return [r[3] for r in store.execute(sql, [parsed.fts, *params])]
+    """EXPLAIN QUERY PLAN of the first step `query.search` runs for this query."""
+    from newsdesk import query
+    parsed = query.parse_query(q, query.Filters(**kw))
+    top = None if parsed.filters.narrows() else 20 * query.TOP_FACTOR
+    sql, args = query._ranked_sql(parsed, 20, 0, query.SEARCH_CANDIDATES, top)
+    return [r[3] for r in store.execute("EXPLAIN QUERY PLAN " + sql, args)]
 
 
 _HWM_RUNNER = """
