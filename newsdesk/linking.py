@@ -316,13 +316,19 @@ def _stopwords(tokens: list[str]) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=len(OTHER_LANGUAGES))
 def _other_stop(lang: str) -> frozenset[str]:
-    return _NOT_NAMES | _stoplists()[lang]
+    return _STOP | _stoplists()[lang]
+
+
+@functools.lru_cache(maxsize=len(OTHER_LANGUAGES) + 1)
+def _not_names(stop: frozenset[str]) -> frozenset[str]:
+    """Words that are not names, for a text whose stopwords are ``stop``."""
+    return _NOT_NAMES | stop
 
 
 def _names(text: str, allow: set[str] | None = None,
            stop: frozenset[str] = _STOP) -> dict[str, str]:
     """Name keys (skeleton of each capitalised token / acronym) -> surface form."""
-    not_names = _NOT_NAMES if stop is _STOP else stop
+    not_names = _not_names(stop)
     out: dict[str, str] = {}
     for m in _CAP_SEQ.finditer(text):
         seq = m.group(0)
