@@ -60,37 +60,77 @@ class _Window:
         self.linker.forget_before(when)
 
 
+class LinkRun:
+    """The link stage as a walk that can pause: ``link(before)`` links the waiting articles
+    dated before ``before``, in publication order, and can be called again as more
+    articles are saved; ``link()`` links the rest.
+
+    This lets an ingest run link while pages are still downloading. The decisions are
+    those of one call at the end as long as every article saved later is dated at or
+    after the ``before`` already used (ids only grow, so ties keep their order). If an
+    older article turns up all the same (a new version of a known one), the window is
+    rebuilt from the store, as a new run would.
+    """
+
+    def __init__(self, store: Store, settings: LinkSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or LinkSettings()
+        self.summary = LinkSummary()
+        self._win: _Window | None = None
+        self._position: str | None = None  # sort_date of the last article linked
+
+    def link(self, before: str | None = None, limit: int | None = None) -> int:
+        """Link waiting articles dated before ``before`` (all when None), at most ``limit``
+        of them; returns how many were linked."""
+        started = utcnow()
+        store = self.store
+        first = store.execute(
+            "SELECT MIN(sort_date) FROM articles WHERE linked_at IS NULL").fetchone()[0]
+        if first is None or (before is not None and first >= before):
+            return 0
+        if self._win is None or (self._position is not None and first < self._position):
+            self._win = self._warm_start(first)
+        win = self._win
+        done = 0
+        while limit is None or done < limit:
+            n = BATCH if limit is None else min(BATCH, limit - done)
+            batch = store.next_unlinked(n, before=before)
+            if not batch:
+                break
+            touched: set[int] = set()
+            with store.atomic():
+                for a in batch:
+                    win.forget_before(a.sort_date - win.span)
+                    touched.add(_link_one(store, win, a, self.summary))
+                store.refresh_events(touched)
+            self._position = iso(batch[-1].sort_date)
+            done += len(batch)
+        self.summary.seconds += (utcnow() - started).total_seconds()
+        return done
+
+    def _warm_start(self, first: str) -> _Window:
+        win = _Window(self.store, self.settings)
+        start = datetime.fromisoformat(first) - win.span
+        for a in self.store.linked_between(iso(start), "9999"):
+            if a.event_id is None:
+                continue
+            if a.duplicate_of is None:
+                win.linker.restore(_doc(a), a.event_id)
+            win.remember(a, a.signature, a.event_id)
+        return win
+
+    def finish(self) -> LinkSummary:
+        """Link everything still waiting; the counts of the whole walk."""
+        self.link()
+        s = self.summary
+        log.info("linked %d articles: %d copies, %d new events, %d joined events",
+                 s.articles, s.copies, s.new_events, s.joined_events)
+        return s
+
+
 def link_pending(store: Store, settings: LinkSettings | None = None) -> LinkSummary:
     """Link every article not linked yet; returns counts. Safe to run again at any time."""
-    settings = settings or LinkSettings()
-    started = utcnow()
-    summary = LinkSummary()
-    first = store.execute(
-        "SELECT MIN(sort_date) FROM articles WHERE linked_at IS NULL").fetchone()[0]
-    if first is None:
-        return summary
-    win = _Window(store, settings)
-    start = datetime.fromisoformat(first) - win.span
-    for a in store.linked_between(iso(start), "9999"):
-        if a.event_id is None:
-            continue
-        if a.duplicate_of is None:
-            win.linker.restore(_doc(a), a.event_id)
-        win.remember(a, a.signature, a.event_id)
-    while True:
-        batch = store.next_unlinked(BATCH)
-        if not batch:
-            break
-        touched: set[int] = set()
-        with store.atomic():
-            for a in batch:
-                win.forget_before(a.sort_date - win.span)
-                touched.add(_link_one(store, win, a, summary))
-            store.refresh_events(touched)
-    summary.seconds = (utcnow() - started).total_seconds()
-    log.info("linked %d articles: %d copies, %d new events, %d joined events",
-             summary.articles, summary.copies, summary.new_events, summary.joined_events)
-    return summary
+    return LinkRun(store, settings).finish()
 
 
 def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary) -> int:

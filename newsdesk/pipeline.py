@@ -10,11 +10,14 @@ run that was killed between the two stages.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
 import random
-from collections import deque
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -36,7 +39,7 @@ from .errors import ExitCode
 from .extract import Extracted, extract
 from .feeds import parse_feed
 from .http import FetchResult, HttpClient
-from .link_stage import LinkSummary, link_pending
+from .link_stage import LinkRun, LinkSummary, link_pending
 from .linking import LinkSettings
 from .models import (
     DATE_OK,
@@ -110,12 +113,27 @@ def backoff_delay(failures: int, rng: random.Random | None = None) -> timedelta:
     return delay * (rng or random).uniform(0.8, 1.2)
 
 
-def _pool(workers: int) -> Executor:
+def _ready() -> None:
+    """Nothing: run once per worker so that the processes exist before the first page."""
+
+
+def _pool(workers: int) -> tuple[Executor, threading.Thread | None]:
+    """The extraction pool, and the thread starting its processes (None when inline).
+
+    Processes start on demand, and starting the first one blocks until the fork server
+    has imported the extraction stack (~0.7 s of CPU). Done on the main thread at the
+    first page, that stalled every download and save behind it; a helper thread starts
+    them now, while the feeds download.
+    """
     if workers <= 0:
-        return ThreadPoolExecutor(max_workers=1)  # extraction inline on one thread
+        return ThreadPoolExecutor(max_workers=1), None  # extraction inline on one thread
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["newsdesk.pipeline"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    starter = threading.Thread(target=lambda: [pool.submit(_ready) for _ in range(workers)],
+                               name="newsdesk-pool-start", daemon=True)
+    starter.start()
+    return pool, starter
 
 
 @dataclass
@@ -141,17 +159,21 @@ class _Job:
     entry: Entry
     canonical: str
     guid: str
+    seq: int = -1  # order of queueing; -1 for entries saved without a page
+    # the sort date the article will be saved with, when the feed dates the entry
+    bound: str | None = None
 
 
 class Ingest:
     """One run over a set of feeds. Use `fetch_feeds`; this class holds the run's state."""
 
     def __init__(self, store: Store, client: HttpClient, *, net_workers: int,
-                 extract_workers: int, progress: Progress | None, now: datetime):
+                 extract_workers: int, progress: Progress | None, now: datetime,
+                 link_settings: LinkSettings | None = None):
         self.store = store
         self.client = client
         self.net = ThreadPoolExecutor(max_workers=net_workers, thread_name_prefix="newsdesk-net")
-        self.cpu = _pool(extract_workers)
+        self.cpu, self.cpu_starter = _pool(extract_workers)
         self.progress = progress or (lambda event, detail: None)
         self.now = now
         self.pending: dict[Future, tuple[str, Any]] = {}
@@ -164,11 +186,26 @@ class Ingest:
         # Pages wait here until fewer than `page_limit` are being downloaded or extracted:
         # downloads can outrun extraction by far, and every page in between holds its HTML
         # in memory, so this bounds a run's memory whatever the number of feeds or entries.
-        self.queued: deque[tuple[_Job, str, bool]] = deque()
+        # Each host has its own queue, oldest entry first; a page starts only when its
+        # host has a free slot, so one busy host never holds up the others' downloads.
+        self.queued: dict[str, list[tuple[str, int, _Job, str, bool]]] = {}
+        self.n_queued = 0
+        self.downloading: Counter[str] = Counter()
+        self.per_host = client.per_host
         self.active = 0
         self.page_limit = net_workers + 4 * max(1, extract_workers)
+        self.seq = itertools.count()
+        # The link stage runs alongside, in publication order: it may link articles dated
+        # before every page still to be saved (see `_link_bound`).
+        self.linking = LinkRun(store, link_settings)
+        self.feeds_left = 0
+        self.unsaved_dated: list[tuple[str, int]] = []  # heap of (bound, seq)
+        self.unsaved: set[int] = set()
+        self.unsaved_undated = 0
 
     def close(self) -> None:
+        if self.cpu_starter is not None:
+            self.cpu_starter.join()
         self.net.shutdown(wait=True, cancel_futures=True)
         self.cpu.shutdown(wait=True, cancel_futures=True)
 
@@ -187,6 +224,7 @@ class Ingest:
                     feed.name, "skipped", error=f"resting until {state.next_attempt}")
                 continue
             self.outcomes[feed.name] = FeedOutcome(feed.name)
+            self.feeds_left += 1
             self.submit(self.net, "feed", feed, self.client.get, feed.url,
                         etag=state.etag if state else None,
                         last_modified=state.last_modified if state else None,
@@ -201,10 +239,26 @@ class Ingest:
             for fut in done:
                 kind, data = self.pending.pop(fut)
                 getattr(self, f"on_{kind}")(data, fut.result())
+            bound = self._link_bound()
+            if bound is not False and self.linking.link(bound, limit=LINK_SLICE):
+                self.progress("link", f"{self.linking.summary.articles} linked")
+
+    def _link_bound(self) -> str | None | bool:
+        """How far the link stage may go now: False for not at all, None for everything
+        saved, else a date it must stay before. Nothing can be linked until every feed
+        is in and every undated page saved (such a page may take any date from the
+        page); after that, articles dated before the oldest unsaved page can be."""
+        if self.feeds_left or self.unsaved_undated:
+            return False
+        heap = self.unsaved_dated
+        while heap and heap[0][1] not in self.unsaved:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     # --- stage handlers ----------------------------------------------------------
 
     def on_feed(self, feed: FeedConfig, res: FetchResult) -> None:
+        self.feeds_left -= 1
         out = self.outcomes[feed.name]
         out.http_status, out.duration = res.status, res.elapsed
         now = utcnow()
@@ -286,19 +340,47 @@ class Ingest:
             self.in_flight.add(canonical)
             if feed.options.full_text and link:
                 allow = feed.options.allow_private or urls.is_private_host(urls.host_of(feed.url))
-                self.queued.append((job, link, allow))
+                self._enqueue(job, link, allow)
             else:
                 self.save(job, None, None, EXTRACT_SKIPPED, None)
         self._pump()
         return complete
 
+    def _enqueue(self, job: _Job, link: str, allow: bool) -> None:
+        job.seq = next(self.seq)
+        published = job.entry.published
+        if published.status == DATE_OK and published.value is not None:
+            job.bound = iso(published.value)
+            heapq.heappush(self.unsaved_dated, (job.bound, job.seq))
+        else:
+            self.unsaved_undated += 1
+        self.unsaved.add(job.seq)
+        host = urlsplit(link).netloc.lower()
+        # undated pages first: until they are saved, nothing can be linked
+        heapq.heappush(self.queued.setdefault(host, []), (job.bound or "", job.seq, job, link,
+                                                          allow))
+        self.n_queued += 1
+
     def _pump(self) -> None:
-        """Start page downloads while fewer than `page_limit` pages are in progress."""
-        while self.queued and self.active < self.page_limit:
-            job, link, allow = self.queued.popleft()
+        """Start page downloads while fewer than `page_limit` pages are in progress: the
+        oldest page of a host with a free slot first."""
+        while self.n_queued and self.active < self.page_limit:
+            best: list | None = None
+            best_host = ""
+            for host, heap in self.queued.items():
+                if self.downloading[host] < self.per_host and (best is None
+                                                               or heap[0][:2] < best[0][:2]):
+                    best, best_host = heap, host
+            if best is None:
+                return  # every host with pages waiting is at its limit
+            _, _, job, link, allow = heapq.heappop(best)
+            if not best:
+                del self.queued[best_host]
+            self.n_queued -= 1
             self.active += 1
+            self.downloading[best_host] += 1
             options = job.feed.options
-            self.submit(self.net, "page", job, self.client.get, link,
+            self.submit(self.net, "page", (job, best_host), self.client.get, link,
                         check_robots=options.robots, allow_private=allow,
                         timeout=options.timeout)
 
@@ -306,7 +388,9 @@ class Ingest:
         self.active -= 1
         self._pump()
 
-    def on_page(self, job: _Job, res: FetchResult) -> None:
+    def on_page(self, data: tuple[_Job, str], res: FetchResult) -> None:
+        job, host = data
+        self.downloading[host] -= 1
         if not res.ok:
             status = {"robots": EXTRACT_ROBOTS, "blocked_address": EXTRACT_BLOCKED}.get(
                 res.error_kind or "", EXTRACT_FETCH_FAILED)
@@ -317,6 +401,7 @@ class Ingest:
         else:
             self.submit(self.cpu, "extracted", (job, res), extract_page, res.content,
                         res.final_url, job.entry.summary)
+            self._pump()  # the host has a free slot
             return
         self._page_done()
 
@@ -347,11 +432,16 @@ class Ingest:
         self.progress("article", article.title or article.url)
         for other in self.waiting.pop(job.canonical, []):
             self.store.add_membership(article_id, other.feed.name, other.guid, utcnow())
+        if job.seq in self.unsaved:
+            self.unsaved.discard(job.seq)
+            if job.bound is None:
+                self.unsaved_undated -= 1
         self.remaining[job.feed.name] -= 1
         self._maybe_finish(job.feed.name)
 
 
 MIN_PAGE_WORDS = 40
+LINK_SLICE = 10  # articles linked between two rounds of downloads and extractions
 
 
 def usable_text(text: str | None, summary: str | None) -> bool:
@@ -429,7 +519,7 @@ def fetch_feeds(
     workers = (os.cpu_count() or 1) if extract_workers is None else extract_workers
     run_id = store.start_run(now)
     ingest = Ingest(store, client, net_workers=net_workers, extract_workers=workers,
-                    progress=progress, now=now)
+                    progress=progress, now=now, link_settings=link_settings)
     try:
         ingest.run(feeds, force=bool(names))
     finally:
@@ -439,7 +529,7 @@ def fetch_feeds(
     summary = ingest.summary
     summary.run_id = run_id
     summary.feeds = [ingest.outcomes[f.name] for f in feeds]
-    summary.link = link_pending(store, link_settings)
+    summary.link = ingest.linking.finish()
     summary.duration = (utcnow() - now).total_seconds()
     for out in summary.feeds:
         store.record_feed_run(run_id, out.name, outcome=out.outcome, http_status=out.http_status,

@@ -539,11 +539,12 @@ class Store:
         )
         yield from self._stored(cur)
 
-    def next_unlinked(self, n: int) -> list[StoredArticle]:
-        """The next `n` articles waiting for the link stage, in publication order."""
+    def next_unlinked(self, n: int, before: str | None = None) -> list[StoredArticle]:
+        """The next `n` articles waiting for the link stage, in publication order (only
+        those dated before `before`, when given)."""
         cur = self.db.execute(
             f"SELECT {self._LINK_COLS} FROM articles WHERE linked_at IS NULL "
-            "ORDER BY sort_date, id LIMIT ?", [n])
+            "AND sort_date < ? ORDER BY sort_date, id LIMIT ?", [before or "9999", n])
         return list(self._stored(cur.fetchall()))
 
     def stored_articles(self, ids: Iterable[int]) -> dict[int, StoredArticle]:

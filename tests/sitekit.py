@@ -101,6 +101,7 @@ class Site:
         self.hits: dict[str, int] = {}
         self.etag_enabled = True
         self.on_page: Callable[[str], None] | None = None  # called on each page request
+        self.feed_delay = 0.0
         server.expect_request(f"{prefix}/feed.xml").respond_with_handler(self._feed)
         server.expect_request(f"{prefix}/robots.txt").respond_with_data("User-agent: *\n")
 
@@ -123,6 +124,8 @@ class Site:
 
     def _feed(self, request: Request) -> Response:
         self._count("feed")
+        if self.feed_delay:
+            time.sleep(self.feed_delay)
         body = rss(self.base, self.stories)
         etag = '"' + hashlib.sha1(body.encode()).hexdigest() + '"'
         if self.etag_enabled and request.headers.get("If-None-Match") == etag:

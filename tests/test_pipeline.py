@@ -10,7 +10,7 @@ from newsdesk.http import HttpClient
 from newsdesk.pipeline import fetch_feeds
 from newsdesk.store import Store
 
-from .sitekit import Site, Story, feeds_yaml, stories
+from .sitekit import Site, Story, feeds_yaml, headline, paragraphs, stories
 
 
 @pytest.fixture
@@ -217,3 +217,98 @@ def test_downloads_wait_for_extraction_so_memory_stays_bounded(tmp_path, httpser
     limit = net_workers + 4 * max(1, extract_workers)
     assert len(ahead) == 30
     assert max(ahead) <= limit, ahead
+
+
+def _decisions(store) -> dict[str, tuple]:
+    """url -> (urls of its event, url it copies, url it was matched with, score)"""
+    url = {r["id"]: r["url"] for r in store.query("SELECT id, url FROM articles")}
+    groups: dict[int, set[str]] = {}
+    for r in store.query("SELECT url, event_id FROM articles"):
+        groups.setdefault(r["event_id"], set()).add(r["url"])
+    return {
+        r["url"]: (frozenset(groups[r["event_id"]]), url.get(r["duplicate_of"]),
+                   url.get(r["matched_article_id"]), r["score"])
+        for r in store.query(
+            "SELECT a.url, a.event_id, a.duplicate_of, l.matched_article_id, l.score "
+            "FROM articles a JOIN event_links l ON l.article_id = a.id")
+    }
+
+
+def test_linking_runs_during_downloads_and_decides_as_one_pass_at_the_end(tmp_path, client,
+                                                                          store):
+    """The link stage starts while pages still download, yet links in publication order:
+    pages that arrive before older ones wait for them. Relinking from scratch afterwards
+    (one pass in publication order) must reach exactly the same decisions."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from pytest_httpserver import HTTPServer
+
+    from newsdesk.link_stage import relink
+
+    server = HTTPServer(threaded=True)  # slow pages must not hold up the others
+    server.start()
+    try:
+        first, second = Site(server, "/first"), Site(server, "/second")
+        start = datetime(2025, 11, 20, 6, tzinfo=UTC)
+        for i in range(5):  # each story told by both outlets, the second an hour later
+            body = paragraphs(f"vote-{i}", 6)
+            when = start + timedelta(hours=3 * i)
+            first.add(Story(f"vote-{i}", headline("vote", i), when, body=body))
+            second.add(Story(f"vote-{i}-b", headline("vote", i) + " update", when
+                             + timedelta(hours=1), body=body[1:] + ["Reporting by the desk."]))
+        oldest, newest = "/first/news/vote-0", "/second/news/vote-4-b"
+        delays = {oldest: 0.4, newest: 1.2}  # the oldest page late, the newest last
+        first.on_page = second.on_page = lambda path: time.sleep(delays.get(path, 0))
+        cfg = _config(tmp_path, [("First", first.feed_url), ("Second", second.feed_url)])
+        events: list[str] = []
+        summary = fetch_feeds(cfg, store, client=client, extract_workers=0, net_workers=4,
+                              progress=lambda event, detail: events.append(event))
+    finally:
+        server.stop()
+    assert summary.articles_new == 10
+    last_save = max(i for i, e in enumerate(events) if e == "article")
+    assert "link" in events[:last_save], events  # linked before the newest page was in
+    during = _decisions(store)
+    assert len({group for group, *_ in during.values()}) == 5
+    relink(store)
+    assert _decisions(store) == during
+
+
+def test_a_busy_host_does_not_hold_up_another_hosts_pages(tmp_path, client, store):
+    """Pages start only when their host has a free slot: with one connection per host, a
+    site with many slow pages queued first must not keep the download threads waiting on
+    it while another site's pages are ready."""
+    import time
+
+    from pytest_httpserver import HTTPServer
+
+    from newsdesk.http import HttpClient
+
+    servers = [HTTPServer(), HTTPServer()]  # two ports: two hosts
+    for s in servers:
+        s.start()
+    order: list[str] = []
+    try:
+        busy, quiet = Site(servers[0]), Site(servers[1])
+        busy.add(*stories("slow", 8))
+        quiet.add(*stories("quick", 2))
+
+        def slow(path: str) -> None:
+            order.append(path)
+            time.sleep(0.15)
+
+        busy.on_page, quiet.on_page = slow, order.append
+        quiet.feed_delay = 0.2  # the busy site's pages are queued first
+        cfg = _config(tmp_path, [("Busy", busy.feed_url), ("Quiet", quiet.feed_url)])
+        one = HttpClient(host_delay=0, retries=0, deadline=10, per_host=1)
+        try:
+            summary = fetch_feeds(cfg, store, client=one, extract_workers=0, net_workers=2)
+        finally:
+            one.close()
+    finally:
+        for s in servers:
+            s.stop()
+    assert summary.articles_new == 10
+    quick = [i for i, p in enumerate(order) if "quick" in p]
+    assert max(quick) < len(order) - 4, order  # not left until the busy site was done
