@@ -152,7 +152,7 @@ class _Progress:
 @db_option
 @click.option("--feed", "names", multiple=True,
               help="Only this feed (repeatable); runs it even if resting.")
-@click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 64), default=32, show_default=True,
               help="Concurrent downloads (per-host limits still apply).")
 @click.option("--extract-workers", type=click.IntRange(0, 64), default=None,
               help="Extraction processes [default: number of cores; 0 = in-process].")

@@ -10,6 +10,7 @@ run that was killed between the two stages.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import logging
@@ -121,9 +122,9 @@ def _pool(workers: int) -> tuple[Executor, threading.Thread | None]:
     """The extraction pool, and the thread starting its processes (None when inline).
 
     Processes start on demand, and starting the first one blocks until the fork server
-    has imported the extraction stack (~0.7 s of CPU). Done on the main thread at the
-    first page, that stalled every download and save behind it; a helper thread starts
-    them now, while the feeds download.
+    has imported the extraction stack (~0.7 s of CPU). Done on the main thread when the
+    first page is in, that stalled every download and save behind it; a helper thread
+    starts them as soon as the first page is queued, while it downloads.
     """
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1), None  # extraction inline on one thread
@@ -173,7 +174,9 @@ class Ingest:
         self.store = store
         self.client = client
         self.net = ThreadPoolExecutor(max_workers=net_workers, thread_name_prefix="newsdesk-net")
-        self.cpu, self.cpu_starter = _pool(extract_workers)
+        self.extract_workers = extract_workers
+        self._cpu: Executor | None = None  # started with the first page to fetch
+        self._cpu_starter: threading.Thread | None = None
         self.progress = progress or (lambda event, detail: None)
         self.now = now
         self.pending: dict[Future, tuple[str, Any]] = {}
@@ -181,7 +184,8 @@ class Ingest:
         self.in_flight: set[str] = set()  # canonical URLs being fetched this run
         self.waiting: dict[str, list[_Job]] = {}  # other feeds' entries for an in-flight URL
         self.remaining: dict[str, int] = {}  # pages of each feed not saved yet
-        self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.validators: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self.known_bodies: dict[str, str | None] = {}  # feed -> hash of its last full body
         self.summary = RunSummary(run_id=None)
         # Pages wait here until fewer than `page_limit` are being downloaded or extracted:
         # downloads can outrun extraction by far, and every page in between holds its HTML
@@ -204,10 +208,17 @@ class Ingest:
         self.unsaved_undated = 0
 
     def close(self) -> None:
-        if self.cpu_starter is not None:
-            self.cpu_starter.join()
+        if self._cpu_starter is not None:
+            self._cpu_starter.join()
         self.net.shutdown(wait=True, cancel_futures=True)
-        self.cpu.shutdown(wait=True, cancel_futures=True)
+        if self._cpu is not None:
+            self._cpu.shutdown(wait=True, cancel_futures=True)
+
+    def extraction_pool(self) -> Executor:
+        """The extraction pool, started on first use: a run of unchanged feeds needs none."""
+        if self._cpu is None:
+            self._cpu, self._cpu_starter = _pool(self.extract_workers)
+        return self._cpu
 
     # --- scheduling --------------------------------------------------------------
 
@@ -224,6 +235,7 @@ class Ingest:
                     feed.name, "skipped", error=f"resting until {state.next_attempt}")
                 continue
             self.outcomes[feed.name] = FeedOutcome(feed.name)
+            self.known_bodies[feed.name] = state.body_hash if state else None
             self.feeds_left += 1
             self.submit(self.net, "feed", feed, self.client.get, feed.url,
                         etag=state.etag if state else None,
@@ -262,7 +274,10 @@ class Ingest:
         out = self.outcomes[feed.name]
         out.http_status, out.duration = res.status, res.elapsed
         now = utcnow()
-        if res.not_modified:
+        digest = hashlib.sha256(res.content).hexdigest() if res.ok and res.content else None
+        # a 304, or the very bytes of the last response whose entries were all stored
+        # (servers without validators): nothing to parse
+        if res.not_modified or (digest and digest == self.known_bodies.get(feed.name)):
             out.outcome = "unchanged"
             self.store.record_feed_success(feed.name, status=res.status, etag=res.etag,
                                            last_modified=res.last_modified, title=None,
@@ -289,7 +304,7 @@ class Ingest:
         self.progress("feed", f"{feed.name}: {len(parsed.entries)} entries")
         complete = self.plan(feed, parsed.entries)
         if complete:
-            self.validators[feed.name] = (res.etag, res.last_modified)
+            self.validators[feed.name] = (res.etag, res.last_modified, digest)
             self._maybe_finish(feed.name)
 
     def _feed_failed(self, feed: FeedConfig, out: FeedOutcome, res: FetchResult, error: str,
@@ -308,8 +323,8 @@ class Ingest:
 
     def _maybe_finish(self, name: str) -> None:
         if self.remaining.get(name, 0) == 0 and name in self.validators:
-            etag, last_modified = self.validators.pop(name)
-            self.store.set_validators(name, etag, last_modified)
+            etag, last_modified, digest = self.validators.pop(name)
+            self.store.set_validators(name, etag, last_modified, digest)
 
     def plan(self, feed: FeedConfig, entries: list[Entry]) -> bool:
         """Decide which entries are new and start fetching their pages. False when the
@@ -347,6 +362,7 @@ class Ingest:
         return complete
 
     def _enqueue(self, job: _Job, link: str, allow: bool) -> None:
+        self.extraction_pool()  # its processes start while this page downloads
         job.seq = next(self.seq)
         published = job.entry.published
         if published.status == DATE_OK and published.value is not None:
@@ -399,7 +415,7 @@ class Ingest:
         elif res.content_type not in HTML_TYPES:
             self.save(job, res, None, EXTRACT_NOT_HTML, f"not an HTML page ({res.content_type})")
         else:
-            self.submit(self.cpu, "extracted", (job, res), extract_page, res.content,
+            self.submit(self.extraction_pool(), "extracted", (job, res), extract_page, res.content,
                         res.final_url, job.entry.summary)
             self._pump()  # the host has a free slot
             return
@@ -501,7 +517,7 @@ def fetch_feeds(
     *,
     names: Iterable[str] = (),
     client: HttpClient | None = None,
-    net_workers: int = 16,
+    net_workers: int = 32,
     extract_workers: int | None = None,
     link_settings: LinkSettings | None = None,
     progress: Progress | None = None,
@@ -604,7 +620,7 @@ class FeedCheck:
 
 
 def check_feeds(feeds: Iterable[FeedConfig], *, client: HttpClient | None = None,
-                net_workers: int = 16) -> list[FeedCheck]:
+                net_workers: int = 32) -> list[FeedCheck]:
     """Fetch and parse each feed once, storing nothing: for `newsdesk feeds check`."""
     own_client = client is None
     client = client or HttpClient()

@@ -255,6 +255,13 @@ def m006(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="m007_feed_body_hash")
+def m007(db: sqlite_utils.Database) -> None:
+    # Many servers send neither ETag nor Last-Modified, or ignore them: a hash of the last
+    # feed body whose entries were all stored lets a run skip parsing the same bytes again.
+    db["feeds"].add_column("body_hash", str)
+
+
 SCHEMA_MIGRATIONS = [m.name for m in migrations._migrations]
 
 
@@ -271,6 +278,7 @@ class FeedState:
     consecutive_failures: int = 0
     last_error: str | None = None
     next_attempt: str | None = None
+    body_hash: str | None = None  # sha256 of the last body whose entries are all stored
 
 
 @dataclass
@@ -356,6 +364,7 @@ class Store:
             elif row.url != url:
                 self.db.execute(
                     "UPDATE feeds SET url = ?, etag = NULL, last_modified = NULL, "
+                    "body_hash = NULL, "
                     "consecutive_failures = 0, next_attempt = NULL WHERE name = ?",
                     [url, name],
                 )
@@ -367,7 +376,7 @@ class Store:
     def feed_state(self, name: str) -> FeedState | None:
         row = self.db.execute(
             "SELECT name, url, etag, last_modified, last_success, consecutive_failures, "
-            "last_error, next_attempt FROM feeds WHERE name = ?",
+            "last_error, next_attempt, body_hash FROM feeds WHERE name = ?",
             [name],
         ).fetchone()
         return FeedState(*row) if row else None
@@ -398,10 +407,13 @@ class Store:
         ).fetchone()
         return row[0] if row else 0
 
-    def set_validators(self, name: str, etag: str | None, last_modified: str | None) -> None:
-        """The conditional-GET validators of a feed response whose entries are all stored."""
-        self.db.execute("UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?",
-                        [etag, last_modified, name])
+    def set_validators(self, name: str, etag: str | None, last_modified: str | None,
+                       body_hash: str | None = None) -> None:
+        """The conditional-GET validators and body hash of a feed response whose entries
+        are all stored."""
+        self.db.execute(
+            "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ? WHERE name = ?",
+            [etag, last_modified, body_hash, name])
 
     # --- runs ------------------------------------------------------------------
 

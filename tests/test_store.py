@@ -18,6 +18,7 @@ def test_blank_database_gets_every_migration(tmp_path):
         assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         cols = {c.name for c in store.db["articles"].columns}
         assert {"duplicate_of", "event_id", "signature", "content_hash"} <= cols
+        assert "body_hash" in {c.name for c in store.db["feeds"].columns}
         _assert_search_schema(store)
 
 
@@ -166,3 +167,21 @@ def test_m005_database_with_rows_is_upgraded_to_prefix_search(tmp_path):
         store.execute("DELETE FROM articles WHERE title = 'Crane'")
         assert {h["title"] for h in query.search(store, "harb*")} == {"Harbour strike ends"}
         store.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
+
+
+def test_m006_database_keeps_its_feeds_and_gains_the_body_hash(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "m006.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m007_feed_body_hash")
+    db.execute("INSERT INTO feeds (name, url, etag, consecutive_failures) "
+               "VALUES ('Gazette', 'https://g.example/feed', '\"v1\"', 0)")
+    db.conn.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+        state = store.feed_state("Gazette")
+        assert (state.etag, state.body_hash) == ('"v1"', None)
+        store.set_validators("Gazette", None, None, "ab" * 32)
+        assert store.feed_state("Gazette").body_hash == "ab" * 32
