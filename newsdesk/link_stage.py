@@ -48,7 +48,7 @@ class _Window:
         self.order: deque[tuple[datetime, int]] = deque()
 
     def remember(self, a: StoredArticle, signature: bytes | None, event_id: int) -> None:
-        self.copies.add(a.id, a.text, signature=signature)
+        self.copies.add(a.id, a.text, signature=signature, content_hash=a.content_hash)
         self.event_of[a.id] = event_id
         self.order.append((a.sort_date, a.id))
 
@@ -143,7 +143,8 @@ def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary
         store.execute("UPDATE articles SET signature = ?, agency = ? WHERE id = ?",
                       [signature, agency, a.id])
     summary.articles += 1
-    copy = win.copies.find(a.text, signature=signature) if a.text else None
+    copy = (win.copies.find(a.text, signature=signature, content_hash=a.content_hash)
+            if a.text else None)
     if copy is not None and copy[0] in win.event_of:
         original, similarity = copy
         event_id = win.event_of[original]
