@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 
 from . import dates, urls
 from .config import Config, FeedConfig
-from .dedup import detect_agency, text_signature
 from .errors import ExitCode
 from .extract import Extracted, extract
 from .feeds import parse_feed
@@ -55,6 +54,7 @@ from .models import (
     Entry,
 )
 from .store import Store, iso, parse_iso, utcnow
+from .worker import Page, extract_page, ready, usable_text
 
 log = logging.getLogger("newsdesk.pipeline")
 
@@ -114,44 +114,23 @@ def backoff_delay(failures: int, rng: random.Random | None = None) -> timedelta:
     return delay * (rng or random).uniform(0.8, 1.2)
 
 
-def _ready() -> None:
-    """Nothing: run once per worker so that the processes exist before the first page."""
-
-
 def _pool(workers: int) -> tuple[Executor, threading.Thread | None]:
     """The extraction pool, and the thread starting its processes (None when inline).
 
     Processes start on demand, and starting the first one blocks until the fork server
-    has imported the extraction stack (~0.7 s of CPU). Done on the main thread when the
+    has imported the extraction stack (~0.5 s of CPU). Done on the main thread when the
     first page is in, that stalled every download and save behind it; a helper thread
     starts them as soon as the first page is queued, while it downloads.
     """
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1), None  # extraction inline on one thread
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newsdesk.pipeline"])
+    ctx.set_forkserver_preload(["newsdesk.worker"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    starter = threading.Thread(target=lambda: [pool.submit(_ready) for _ in range(workers)],
+    starter = threading.Thread(target=lambda: [pool.submit(ready) for _ in range(workers)],
                                name="newsdesk-pool-start", daemon=True)
     starter.start()
     return pool, starter
-
-
-@dataclass
-class Page:
-    """What a worker process makes of one page: the extraction plus, for body text, the
-    copy signature and wire agency, so that the single-threaded link stage need not."""
-
-    extracted: Extracted
-    signature: bytes | None = None
-    agency: str | None = None
-
-
-def extract_page(html: bytes, url: str, summary: str | None) -> Page:
-    ex = extract(html, url)
-    if not usable_text(ex.text, summary):
-        return Page(ex)
-    return Page(ex, text_signature(ex.text), detect_agency(ex.text, ex.title))
 
 
 @dataclass
@@ -456,15 +435,7 @@ class Ingest:
         self._maybe_finish(job.feed.name)
 
 
-MIN_PAGE_WORDS = 40
 LINK_SLICE = 10  # articles linked between two rounds of downloads and extractions
-
-
-def usable_text(text: str | None, summary: str | None) -> bool:
-    """Page text is kept when it is a real body, not a scrap shorter than the feed's summary."""
-    if not text:
-        return False
-    return len(text.split()) >= MIN_PAGE_WORDS or len(text) >= len(summary or "")
 
 
 def _page_canonical(res: FetchResult | None, ex: Extracted | None, fallback: str) -> str:
