@@ -380,7 +380,7 @@ def top_self(session, n: int = 15) -> list[tuple[float, float, str]]:
     return [(t, t / total, name) for name, t in own.most_common(n)]
 
 
-STAGES = ("wait", "parse_feed", "plan", "on_page", "save_article", "link_pending",
+STAGES = ("wait", "parse_feed", "plan", "on_page", "save_article", "link", "finish",
           "record_feed_success", "set_validators", "start_run", "finish_run", "sync_feed")
 
 
@@ -401,9 +401,9 @@ def stage_split(session) -> list[tuple[float, str]]:
 def profile_pass(site: Site, per_host: int, workdir: Path, feeds, extract_workers: int | None):
     from pyinstrument import Profiler
 
-    import newsdesk.pipeline as pipeline
+    import newsdesk.worker as worker
     spent = {"extract": 0.0}
-    original = pipeline.extract
+    original = worker.extract
 
     def timed(*args, **kwargs):
         t = time.perf_counter()
@@ -413,7 +413,7 @@ def profile_pass(site: Site, per_host: int, workdir: Path, feeds, extract_worker
             spent["extract"] += time.perf_counter() - t
 
     if extract_workers == 0:
-        pipeline.extract = timed  # runs on the inline thread; time it apart
+        worker.extract = timed  # runs on the inline thread; time it apart
     config = make_config(site, per_host, feeds)
     db = workdir / f"profile-{extract_workers}.db"
     profiler = Profiler(interval=0.002)
@@ -422,7 +422,7 @@ def profile_pass(site: Site, per_host: int, workdir: Path, feeds, extract_worker
         elapsed, summary, ok = newsdesk_pass(config, db, extract_workers)
     finally:
         profiler.stop()
-        pipeline.extract = original
+        worker.extract = original
     return elapsed, ok, spent["extract"], profiler
 
 

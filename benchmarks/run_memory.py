@@ -8,14 +8,15 @@ to stderr:
   * main   the VmHWM of the fetch process itself (its own /proc/self/status, read at the
            end of the run: ru_maxrss would carry the high-water mark of the process that
            forked it across exec, i.e. this benchmark's);
-  * ingest the main process's VmHWM when the link stage starts (the wrapper wraps
-           ``newsdesk.pipeline.link_pending``), i.e. the peak of the download/extract stage;
+  * ingest the main process's VmHWM when the last pages are in and the link stage's final
+           pass starts (the wrapper wraps ``newsdesk.link_stage.LinkRun.finish``), i.e. the
+           peak of the download/extract stage (the link stage runs alongside it);
   * worker the largest VmHWM of any descendant (the forkserver and the extraction worker
            processes), sampled every 0.2 s by a thread of the wrapper (VmHWM is a high-water
            mark, so only growth in a worker's last 0.2 s before the pool closes is missed).
 
 Pages come from a separate server process on several 127.0.0.1 ports ("hosts"; per_host 4,
-host_delay 0, so the 16 download threads are the limit), generated on request: synthetic
+host_delay 0, so the 32 download threads are the limit), generated on request: synthetic
 HTML of 100-300 KB (navigation, inline CSS and a JSON state blob, teaser lists, footer)
 around a ~600-word article body drawn from a seeded random vocabulary. No artificial
 latency: a fast network is the worst case for a download backlog. Feed entries are dated
@@ -282,14 +283,15 @@ def sample():
         if stop.wait(0.2):
             return
 
+import newsdesk.link_stage as link_stage
 import newsdesk.pipeline as pipeline
-original_link = pipeline.link_pending
+original_finish = link_stage.LinkRun.finish
 
-def link_pending(*args, **kwargs):
+def finish(self):
     peak["ingest"] = hwm_kb()
-    return original_link(*args, **kwargs)
+    return original_finish(self)
 
-pipeline.link_pending = link_pending
+link_stage.LinkRun.finish = finish
 if UNBOUNDED:
     original_init = pipeline.Ingest.__init__
     def init(self, *args, **kwargs):

@@ -21,11 +21,17 @@ import struct
 import unicodedata
 from collections.abc import Hashable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from newsdesk.models import normalise_text
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where it is used: it pulls in scipy (~0.35 s), which a run with
+# no new article (most cron runs) never needs. Extraction processes preload it.
 
 log = logging.getLogger("newsdesk.dedup")
 
@@ -157,6 +163,8 @@ def content_hash(text: str | None) -> str | None:
 
 @lru_cache(maxsize=4)
 def _template(num_perm: int) -> MinHash:
+    from datasketch import MinHash
+
     return MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME)
 
 
@@ -164,6 +172,8 @@ def _minhash_of(text: str, num_perm: int) -> tuple[MinHash, int] | None:
     tokens = _tokens(text)
     if len(tokens) < MIN_WORDS:
         return None
+    from datasketch import MinHash
+
     k = SHINGLE_WORDS
     shingles = {" ".join(tokens[i : i + k]).encode() for i in range(len(tokens) - k + 1)}
     m = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME,
@@ -219,6 +229,8 @@ class CopyIndex:
         self.containment = containment
         self.min_jaccard = min(min_jaccard, threshold)
         self.num_perm = num_perm
+        from datasketch import MinHashLSH
+
         self._lsh = MinHashLSH(threshold=self.min_jaccard, num_perm=num_perm)
         self._exact: dict[str, list[Hashable]] = {}
         self._hash_of: dict[Hashable, str | None] = {}
@@ -283,6 +295,8 @@ class CopyIndex:
         return shared / min(count, other_count) >= self.containment
 
     def _as_minhash(self, values: np.ndarray) -> MinHash:
+        from datasketch import MinHash
+
         return MinHash(
             seed=_SEED,
             scheme=_SCHEME,

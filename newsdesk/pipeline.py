@@ -125,7 +125,7 @@ def _pool(workers: int) -> tuple[Executor, threading.Thread | None]:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1), None  # extraction inline on one thread
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newsdesk.worker"])
+    ctx.set_forkserver_preload(["newsdesk.worker", "datasketch"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     starter = threading.Thread(target=lambda: [pool.submit(ready) for _ in range(workers)],
                                name="newsdesk-pool-start", daemon=True)
