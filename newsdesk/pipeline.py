@@ -1,11 +1,13 @@
-"""The ingest run: feeds -> entries -> articles -> rows, then the link stage.
+"""The ingest run: feeds -> entries -> articles -> rows, with the link stage alongside.
 
-Stage 1 (ingest) downloads feeds and pages on a thread pool (the HTTP client keeps
-per-host limits), extracts pages on a process pool so both cores work, and writes
-each article in its own transaction from this one thread.
-Stage 2 (link) takes every article not yet linked, in publication order, marks
-copies and links reports of one event (see `linking.py`); it also resumes after a
-run that was killed between the two stages.
+Stage 1 (ingest) downloads feeds and pages on a thread pool (pages queue per host, oldest
+entry first, and start when their host has a free slot; the HTTP client enforces the
+per-host limits), extracts pages on a process pool so every core works, and writes each
+article in its own transaction from this one thread.
+Stage 2 (link) takes the articles not yet linked, in publication order, marks copies and
+links reports of one event (see `link_stage.py`, `linking.py`). It runs between rounds
+of stage 1 as far as publication order allows (articles dated before every page still to
+come), then over the rest at the end; it also resumes after a run that was killed.
 """
 
 from __future__ import annotations
