@@ -187,6 +187,9 @@ class Ingest:
         self.unsaved_dated: list[tuple[str, int]] = []  # heap of (bound, seq)
         self.unsaved: set[int] = set()
         self.unsaved_undated = 0
+        self.saved_since_link = 0
+        self.last_bound: str | None | bool = False
+        self.link_more = False
 
     def close(self) -> None:
         if self._cpu_starter is not None:
@@ -232,9 +235,20 @@ class Ingest:
             for fut in done:
                 kind, data = self.pending.pop(fut)
                 getattr(self, f"on_{kind}")(data, fut.result())
-            bound = self._link_bound()
-            if bound is not False and self.linking.link(bound, limit=LINK_SLICE):
-                self.progress("link", f"{self.linking.summary.articles} linked")
+            self._link_some()
+
+    def _link_some(self) -> None:
+        """Link up to LINK_SLICE articles if the bound moved, articles were saved or the
+        last slice was full (each call queries the unlinked rows: not for nothing)."""
+        bound = self._link_bound()
+        if bound is False:
+            return
+        if not (self.link_more or self.saved_since_link or bound != self.last_bound):
+            return
+        n = self.linking.link(bound, limit=LINK_SLICE)
+        self.last_bound, self.saved_since_link, self.link_more = bound, 0, n == LINK_SLICE
+        if n:
+            self.progress("link", f"{self.linking.summary.articles} linked")
 
     def _link_bound(self) -> str | None | bool:
         """How far the link stage may go now: False for not at all, None for everything
@@ -429,6 +443,7 @@ class Ingest:
         self.progress("article", article.title or article.url)
         for other in self.waiting.pop(job.canonical, []):
             self.store.add_membership(article_id, other.feed.name, other.guid, utcnow())
+        self.saved_since_link += 1
         if job.seq in self.unsaved:
             self.unsaved.discard(job.seq)
             if job.bound is None:
