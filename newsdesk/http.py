@@ -399,6 +399,16 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
+def host_key(url: str) -> str:
+    """The host and port whose `per_host` limit a request to `url` counts against."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or _default_port(parts.scheme.lower())
+    except ValueError:  # a malformed port: the request itself will report it
+        return parts.netloc.lower()
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
 class HttpClient:
     """Thread-safe, polite HTTP GET client. See the module docstring for the guarantees."""
 
@@ -643,8 +653,7 @@ class HttpClient:
             time.sleep(wait)
 
     def _gate(self, url: str) -> _HostGate:
-        parts = urlsplit(url)
-        key = f"{(parts.hostname or '').lower()}:{parts.port or _default_port(parts.scheme)}"
+        key = host_key(url)
         with self._gates_lock:
             gate = self._gates.get(key)
             if gate is None:

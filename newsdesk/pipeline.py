@@ -40,7 +40,7 @@ from .config import Config, FeedConfig
 from .errors import ExitCode
 from .extract import Extracted, extract
 from .feeds import parse_feed
-from .http import FetchResult, HttpClient
+from .http import FetchResult, HttpClient, host_key
 from .link_stage import LinkRun, LinkSummary, link_pending
 from .linking import LinkSettings
 from .models import (
@@ -366,7 +366,7 @@ class Ingest:
         else:
             self.unsaved_undated += 1
         self.unsaved.add(job.seq)
-        host = urlsplit(link).netloc.lower()
+        host = host_key(link)  # the HTTP client's per-host limit counts per this key
         # undated pages first: until they are saved, nothing can be linked
         heapq.heappush(self.queued.setdefault(host, []), (job.bound or "", job.seq, job, link,
                                                           allow))
