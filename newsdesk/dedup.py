@@ -30,8 +30,9 @@ from newsdesk.models import normalise_text
 if TYPE_CHECKING:
     from datasketch import MinHash
 
-# datasketch is imported where it is used: it pulls in scipy (~0.35 s), which a run with
-# no new article (most cron runs) never needs. Extraction processes preload it.
+# datasketch is imported where a signature is made: it pulls in scipy (~0.45 s of CPU),
+# which the main process of a run never needs (the extraction processes make the
+# signatures and preload it; the copy index below reads stored ones).
 
 log = logging.getLogger("newsdesk.dedup")
 
@@ -204,6 +205,51 @@ def _decode_signature(signature: bytes) -> tuple[np.ndarray, int] | None:
 # --- the index --------------------------------------------------------------------------
 
 
+# (bands, rows) of the LSH index per (num_perm, Jaccard threshold): what datasketch's
+# MinHashLSH chooses (`datasketch.lsh._optimal_param`, false positives and negatives weighed
+# alike). The index is kept here because datasketch's LSH module imports scipy.integrate to
+# make that choice, 0.43 s of CPU in every run that links; the signatures stay datasketch's.
+_BANDING: dict[tuple[int, float], tuple[int, int]] = {(64, 0.4): (16, 4)}
+
+
+class _Bands:
+    """MinHash LSH: a text is a candidate when all ``rows`` values of one of ``bands``
+    bands of its signature equal those of a stored text."""
+
+    def __init__(self, num_perm: int, threshold: float) -> None:
+        found = _BANDING.get((num_perm, threshold))
+        if found is None:
+            from datasketch.lsh import _optimal_param
+
+            found = _optimal_param(threshold, num_perm, 0.5, 0.5)
+        self.bands, self.rows = found
+        self._tables: list[dict[bytes, set[Hashable]]] = [{} for _ in range(self.bands)]
+
+    def _keys(self, values: np.ndarray) -> list[bytes]:
+        r = self.rows
+        return [values[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
+
+    def insert(self, key: Hashable, values: np.ndarray) -> None:
+        for table, band in zip(self._tables, self._keys(values), strict=True):
+            table.setdefault(band, set()).add(key)
+
+    def remove(self, key: Hashable, values: np.ndarray) -> None:
+        for table, band in zip(self._tables, self._keys(values), strict=True):
+            bucket = table.get(band)
+            if bucket is not None:
+                bucket.discard(key)
+                if not bucket:
+                    del table[band]
+
+    def query(self, values: np.ndarray) -> set[Hashable]:
+        found: set[Hashable] = set()
+        for table, band in zip(self._tables, self._keys(values), strict=True):
+            bucket = table.get(band)
+            if bucket:
+                found |= bucket
+        return found
+
+
 class CopyIndex:
     """Exact and near copies among the texts added so far.
 
@@ -229,9 +275,7 @@ class CopyIndex:
         self.containment = containment
         self.min_jaccard = min(min_jaccard, threshold)
         self.num_perm = num_perm
-        from datasketch import MinHashLSH
-
-        self._lsh = MinHashLSH(threshold=self.min_jaccard, num_perm=num_perm)
+        self._bands = _Bands(num_perm, self.min_jaccard)
         self._exact: dict[str, list[Hashable]] = {}
         self._hash_of: dict[Hashable, str | None] = {}
         self._sig: dict[Hashable, tuple[np.ndarray, int]] = {}
@@ -272,7 +316,7 @@ class CopyIndex:
             return None
         values, count = decoded
         best: tuple[int, Hashable, float] | None = None
-        for key in self._lsh.query(self._as_minhash(values)):
+        for key in self._bands.query(values):
             other, other_count = self._sig[key]
             jaccard = float(np.count_nonzero(values == other)) / len(values)
             if not self._is_copy(jaccard, count, other_count):
@@ -294,16 +338,6 @@ class CopyIndex:
         shared = jaccard * (count + other_count) / (1 + jaccard)
         return shared / min(count, other_count) >= self.containment
 
-    def _as_minhash(self, values: np.ndarray) -> MinHash:
-        from datasketch import MinHash
-
-        return MinHash(
-            seed=_SEED,
-            scheme=_SCHEME,
-            hashvalues=values,
-            permutations=_template(self.num_perm).permutations,
-        )
-
     def add(
         self,
         key: Hashable,
@@ -323,7 +357,7 @@ class CopyIndex:
         decoded = self._signature(text, signature)
         if decoded is not None:
             self._sig[key] = decoded
-            self._lsh.insert(key, self._as_minhash(decoded[0]))
+            self._bands.insert(key, decoded[0])
 
     def remove(self, key: Hashable) -> None:
         if key not in self._order:
@@ -336,8 +370,9 @@ class CopyIndex:
                 keys.remove(key)
             if not keys:
                 self._exact.pop(digest, None)
-        if self._sig.pop(key, None) is not None:
-            self._lsh.remove(key)
+        decoded = self._sig.pop(key, None)
+        if decoded is not None:
+            self._bands.remove(key, decoded[0])
 
 
 _content_hash = content_hash

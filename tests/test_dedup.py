@@ -178,3 +178,22 @@ def test_empty_inputs():
     assert len(index) == 1
     assert index.find(None) is None
     assert index.find("") is None
+
+
+def test_banding_is_the_one_datasketch_would_choose():
+    from datasketch.lsh import _optimal_param
+
+    from newsdesk.dedup import _BANDING
+
+    for (num_perm, threshold), bands in _BANDING.items():
+        assert _optimal_param(threshold, num_perm, 0.5, 0.5) == bands
+
+
+def test_removed_texts_leave_no_lsh_buckets_behind():
+    index = CopyIndex()
+    index.add("a", WIRE)
+    index.add("b", syndicated(WIRE))
+    index.remove("a")
+    index.remove("b")
+    assert not any(index._bands._tables)
+    assert index.find(syndicated(WIRE)) is None
