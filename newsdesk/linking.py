@@ -28,6 +28,7 @@ import functools
 import heapq
 import logging
 import math
+import operator
 import re
 import sys
 import unicodedata
@@ -399,10 +400,32 @@ def _lede(text: str) -> str:
 _TF = [0.0] + [1.0 + math.log(c) for c in range(1, 256)]  # shared float objects
 
 
-def _tf(counts: Counter[str]) -> dict[str, float]:
+class _Vec(dict):
+    """Sublinear term frequencies (term -> weight), with what a weighted norm needs kept
+    as arrays: the weights, and a getter of the terms' log document frequencies."""
+
+    __slots__ = ("_weights", "_logdf")
+
+    def weighted_norm(self, log_n: float, logdf: dict[str, float]) -> float:
+        """Norm of the vector weighted by the IDF ``log_n - logdf[term]``."""
+        try:
+            weights, get = self._weights, self._logdf
+        except AttributeError:
+            weights = self._weights = np.fromiter(self.values(), dtype=float, count=len(self))
+            get = self._logdf = operator.itemgetter(*self) if len(self) > 1 else None
+        if get is None:  # one term: itemgetter would not return a tuple
+            ((t, w),) = self.items()
+            x = w * (log_n - logdf[t])
+            return math.sqrt(x * x)
+        x = weights * (log_n - np.array(get(logdf)))
+        # fsum is exactly rounded, so the result does not depend on the order of the terms
+        return math.sqrt(math.fsum((x * x).tolist()))
+
+
+def _tf(counts: Counter[str]) -> _Vec:
     """Sublinear term frequencies."""
     tf = _TF
-    return {t: tf[c] if c < 256 else 1.0 + math.log(c) for t, c in counts.items()}
+    return _Vec((t, tf[c] if c < 256 else 1.0 + math.log(c)) for t, c in counts.items())
 
 
 def _pair_hashes(tokens: Sequence[str]) -> np.ndarray:
@@ -459,7 +482,13 @@ class _Doc:
             title_names = _names(title, stop=stop)
         self.names = {**title_names, **body_names}
         self.nums = _numbers(title + "\n" + text)
-        self.quotes = _quotes(title + "\n" + text)
+        # quotes with a content word, and the hashes of their word pairs
+        self.quotes = [
+            (surface, toks, np.fromiter((hash(p) for p in zip(toks, toks[1:], strict=False)),
+                                        dtype=np.int64, count=len(toks) - 1))
+            for surface, toks in _quotes(title + "\n" + text)
+            if any(t not in _STOP for t in toks)
+        ]
         # word pairs, for quotes (any words) and shared phrases (content words); the
         # content words are kept to name the words of a shared phrase
         self.bigrams = _pair_hashes(all_toks)
@@ -494,14 +523,24 @@ class _Stats:
         self.logdf: dict[str, float] = {}  # log(df + 1), kept in step with df
         self.n = 0
         self.log_n = math.log(2)
-        # TF-IDF norms of term vectors under the current frequencies (by id of the vector;
-        # emptied whenever the frequencies change, so it only lives through one decision)
+        # TF-IDF norms of term vectors and IDF totals of key sets under the current
+        # frequencies (by id of the vector or set; emptied whenever the frequencies change,
+        # so they only live through one decision)
         self.norms: dict[int, float] = {}
+        self.totals: dict[int, float] = {}
+
+    def copy(self) -> _Stats:
+        other = _Stats()
+        other.df = Counter(self.df)
+        other.logdf = dict(self.logdf)
+        other.n, other.log_n = self.n, self.log_n
+        return other
 
     def add(self, d: _Doc) -> None:
         self.n += 1
         self.log_n = math.log(self.n + 2)
         self.norms.clear()
+        self.totals.clear()
         df, logdf, log = self.df, self.logdf, math.log
         for k in d.keys:
             c = df.get(k, 0) + 1
@@ -512,6 +551,7 @@ class _Stats:
         self.n -= 1
         self.log_n = math.log(self.n + 2)
         self.norms.clear()
+        self.totals.clear()
         df, logdf, log = self.df, self.logdf, math.log
         for k in d.keys:
             c = df[k] - 1
@@ -525,26 +565,29 @@ class _Stats:
     def idf(self, key: str) -> float:
         return self.log_n - self.logdf.get(key, 0.0)
 
+    def idf_total(self, keys: Iterable[str]) -> float:
+        """Sum of the IDF of ``keys`` (a dict or set that lives through the decision)."""
+        total = self.totals.get(id(keys))
+        if total is None:
+            idf = self.idf
+            total = self.totals[id(keys)] = sum(idf(k) for k in keys)
+        return total
 
-def _weighted_norm(terms: dict[str, float], stats: _Stats) -> float:
+
+def _weighted_norm(terms: _Vec, stats: _Stats) -> float:
     cache = stats.norms
     n = cache.get(id(terms))
     if n is None:
-        log_n, lg = stats.log_n, stats.logdf.get
-        # fsum is exactly rounded, so the result does not depend on the order of the terms
-        n = math.sqrt(math.fsum((w * (log_n - lg(t, 0.0))) ** 2 for t, w in terms.items()))
-        cache[id(terms)] = n
+        n = cache[id(terms)] = terms.weighted_norm(stats.log_n, stats.logdf)
     return n
 
 
-def _cosine(a: dict[str, float], b: dict[str, float], stats: _Stats) -> float:
+def _cosine(a: _Vec, b: _Vec, stats: _Stats) -> float:
     """Cosine of two sublinear-TF vectors weighted by the current IDF."""
     if not a or not b:
         return 0.0
-    if len(a) > len(b):
-        a, b = b, a
-    log_n, lg = stats.log_n, stats.logdf.get
-    dot = math.fsum(w * b[t] * (log_n - lg(t, 0.0)) ** 2 for t, w in a.items() if t in b)
+    log_n, logdf = stats.log_n, stats.logdf
+    dot = math.fsum(a[t] * b[t] * ((x := log_n - logdf[t]) * x) for t in a.keys() & b.keys())
     if dot == 0.0:
         return 0.0
     return dot / (_weighted_norm(a, stats) * _weighted_norm(b, stats))
@@ -555,13 +598,11 @@ def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     seen: set[tuple[str, ...]] = set()
     for x, y in ((a, b), (b, a)):
-        for surface, toks in x.quotes:
+        for surface, toks, pairs in x.quotes:
             if toks in seen:
                 continue
-            pairs = np.fromiter((hash(p) for p in zip(toks, toks[1:], strict=False)),
-                                dtype=np.int64, count=len(toks) - 1)
             hit = int(np.count_nonzero(_contains(y.bigrams, pairs)))
-            if hit and hit / len(pairs) >= 0.6 and any(t not in _STOP for t in toks):
+            if hit and hit / len(pairs) >= 0.6:
                 seen.add(toks)
                 out.append((surface, len(toks)))
     return out
@@ -582,18 +623,42 @@ def _shared_phrases(a: _Doc, b: _Doc, stats: _Stats, cut: float) -> set[tuple[st
     return out
 
 
-def _cover(title: dict[str, float], terms: dict[str, float], stats: _Stats) -> float | None:
+def _cover(title: _Vec, terms: _Vec, stats: _Stats) -> float | None:
     """IDF-weighted share of one article's title terms found anywhere in the other."""
     if not title or not terms:
         return None
     idf = stats.idf
-    total = sum(idf(t) for t in title)
+    total = stats.idf_total(title)
     return sum(idf(t) for t in title if t in terms) / total if total else None
 
 
+@dataclass
+class _Shared:
+    """What two articles share, as found while scoring them."""
+
+    a: _Doc
+    b: _Doc
+    names: list[tuple[float, str]]  # (IDF when scored, name key)
+    quotes: list[tuple[str, int]]
+    numbers: set[str]
+    rare: list[str]
+
+    def evidence(self) -> dict:
+        a, b = self.a, self.b
+        return {
+            "shared_names": [
+                a.names[k] if a.names[k] == b.names[k] else f"{a.names[k]}/{b.names[k]}"
+                for _, k in sorted(self.names, key=lambda wk: (-wk[0], wk[1]))[:12]
+            ],
+            "shared_quotes": [q for q, _ in sorted(self.quotes, key=lambda q: (-q[1], q[0]))][:5],
+            "shared_numbers": sorted(k[2:] for k in self.numbers)[:10],
+            "shared_rare_terms": sorted(a.surface.get(t, t) for t in self.rare)[:12],
+        }
+
+
 def _pair(
-    a: _Doc, b: _Doc, stats: _Stats, event_terms: dict[str, float] | None = None
-) -> tuple[dict[str, float], dict]:
+    a: _Doc, b: _Doc, stats: _Stats, event_terms: _Vec | None = None
+) -> tuple[dict[str, float], _Shared]:
     """Features of a pair (``b`` a member of an event with ``event_terms``) and evidence."""
     idf = stats.idf
     cos = _cosine(a.terms, b.terms, stats)
@@ -604,9 +669,9 @@ def _pair(
     cover = sum(covers) / len(covers) if covers else 0.0
     shared_names = set(a.names) & set(b.names)
     if a.names and b.names:
-        wa = sum(idf(k) for k in a.names)
-        wb = sum(idf(k) for k in b.names)
-        ws = sum(idf(k) for k in shared_names)
+        wa = stats.idf_total(a.names)
+        wb = stats.idf_total(b.names)
+        ws = math.fsum(idf(k) for k in shared_names)  # exact: a set has no fixed order
         names = ws / min(wa, wb)
     else:
         ws = 0.0
@@ -652,17 +717,8 @@ def _pair(
         "same_source": same_source,
         "short": math.log1p(min(a.length, b.length)),
     }
-    ev = {
-        "shared_names": [
-            a.names[k] if a.names[k] == b.names[k] else f"{a.names[k]}/{b.names[k]}"
-            for k in sorted(shared_names, key=lambda k: (-idf(k), k))[:12]
-        ],
-        "shared_quotes": [q for q, _ in sorted(quotes, key=lambda q: (-q[1], q[0]))][:5],
-        "shared_numbers": sorted(k[2:] for k in shared_nums)[:10],
-        "shared_rare_terms": sorted(
-            (a.surface.get(t, t) for t in rare), key=lambda s: s
-        )[:12],
-    }
+    # what the evidence needs, formatted only for the pair that is kept (see _evidence)
+    ev = _Shared(a, b, [(idf(k), k) for k in shared_names], quotes, shared_nums, rare)
     return f, ev
 
 
@@ -702,7 +758,7 @@ class Linker:
         self._docs: dict[Hashable, _Doc] = {}
         self._events: dict[int, dict[Hashable, None]] = {}
         self._event_counts: dict[int, Counter[str]] = {}
-        self._event_terms: dict[int, dict[str, float]] = {}
+        self._event_terms: dict[int, _Vec] = {}
         self._postings: dict[str, dict[Hashable, None]] = {}
         self._dated: list[tuple[float, int, Hashable]] = []  # heap (ts, seq, key)
         self._undated: deque[Hashable] = deque()
@@ -722,7 +778,8 @@ class Linker:
         d = self._prepare(doc)
         best = self._best_event(d)
         if best is not None and best[0] >= self.settings.threshold:
-            score, event_id, other, f, ev = best
+            score, event_id, other, f, shared = best
+            ev = shared.evidence()
             is_new = False
         else:
             event_id = self.next_event_id
@@ -731,7 +788,8 @@ class Linker:
             if best is None:
                 score, other, f, ev = None, None, {}, {}
             else:
-                score, _, other, f, ev = best
+                score, _, other, f, shared = best
+                ev = shared.evidence()
         self._index(d, event_id)
         evidence = {"features": {k: round(v, 4) for k, v in f.items()}, **ev}
         if log.isEnabledFor(logging.DEBUG):
@@ -760,9 +818,7 @@ class Linker:
         da = self._docs.get(a.key)
         db = self._docs.get(b.key)
         if da is None or db is None or self._stats.n == 0:
-            stats = _Stats()
-            stats.df = Counter(self._stats.df)
-            stats.n = self._stats.n
+            stats = self._stats.copy()
             da = da or _Doc(a, -1)
             db = db or _Doc(b, -2)
             for x in (da, db):
@@ -770,7 +826,8 @@ class Linker:
                     stats.add(x)
         else:
             stats = self._stats
-        f, ev = _pair(da, db, stats)
+        f, shared = _pair(da, db, stats)
+        ev = shared.evidence()
         score = _score(f, self.settings.weights)
         contrib = {k: round(self.settings.weights.get(k, 0.0) * v, 4) for k, v in f.items()}
         return {
@@ -884,8 +941,8 @@ class Linker:
             out.append((event_id, [m for _, m in members[: s.max_members]]))
         return out
 
-    def _scored_pairs(self, d: _Doc) -> list[tuple[int, _Doc, dict, dict]]:
-        """(event, member, features, evidence) for every candidate member, margins set."""
+    def _scored_pairs(self, d: _Doc) -> list[tuple[int, _Doc, dict, _Shared]]:
+        """(event, member, features, shared) for every candidate member, margins set."""
         out = []
         # the article counts in the document frequencies it is scored with
         self._stats.add(d)
@@ -893,8 +950,8 @@ class Linker:
             for event_id, members in self._candidates(d):
                 terms = self._event_terms[event_id]
                 for m in members:
-                    f, ev = _pair(d, m, self._stats, terms)
-                    out.append((event_id, m, f, ev))
+                    f, shared = _pair(d, m, self._stats, terms)
+                    out.append((event_id, m, f, shared))
         finally:
             self._stats.remove(d)
         for name, base in _MARGINS:
@@ -910,13 +967,13 @@ class Linker:
                 f[name] = f[base] - other
         return out
 
-    def _best_event(self, d: _Doc) -> tuple[float, int, Hashable, dict, dict] | None:
-        """Best (score, event, matched key, features, evidence) over candidate events."""
+    def _best_event(self, d: _Doc) -> tuple[float, int, Hashable, dict, _Shared] | None:
+        """Best (score, event, matched key, features, shared) over candidate events."""
         best = None
-        for event_id, m, f, ev in self._scored_pairs(d):
+        for event_id, m, f, shared in self._scored_pairs(d):
             sc = _score(f, self.settings.weights)
             if best is None or sc > best[0]:
-                best = (sc, event_id, m.key, f, ev)
+                best = (sc, event_id, m.key, f, shared)
         return best
 
     # -- for the tuning script -----------------------------------------------------------
