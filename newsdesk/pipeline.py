@@ -120,14 +120,15 @@ def _pool(workers: int) -> tuple[Executor, threading.Thread | None]:
     """The extraction pool, and the thread starting its processes (None when inline).
 
     Processes start on demand, and starting the first one blocks until the fork server
-    has imported the extraction stack (~0.5 s of CPU). Done on the main thread when the
-    first page is in, that stalled every download and save behind it; a helper thread
-    starts them as soon as the first page is queued, while it downloads.
+    has imported and warmed the extraction stack (`worker_init`, ~0.9 s of CPU). Done on
+    the main thread when the first page is in, that stalled every download and save
+    behind it; a helper thread starts them as soon as the first page is queued, while it
+    downloads.
     """
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1), None  # extraction inline on one thread
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newsdesk.worker", "datasketch"])
+    ctx.set_forkserver_preload(["newsdesk.worker_init"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     starter = threading.Thread(target=lambda: [pool.submit(ready) for _ in range(workers)],
                                name="newsdesk-pool-start", daemon=True)

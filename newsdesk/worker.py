@@ -40,3 +40,14 @@ def extract_page(html: bytes, url: str, summary: str | None) -> Page:
 
 def ready() -> None:
     """Nothing: run once per process so that the processes exist before the first page."""
+
+
+# A page that takes the extractor down its fallback path and its metadata and date code.
+_WARM_PAGE = b"""<html><head><title>Warm-up</title><meta property="og:site_name" content="Example">
+<meta name="date" content="2020-01-02"></head>
+<body><article><h1>Warm-up</h1><p>A short page.</p></article></body></html>"""
+
+
+def warm() -> None:
+    """Run a small page through the extractor so that its lazy caches are built."""
+    extract(_WARM_PAGE, "https://www.example.com/news/warm-up")

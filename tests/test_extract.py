@@ -114,3 +114,10 @@ def test_page_without_body_still_gives_metadata():
 def test_result_pickles():
     result = extract(page(), URL)
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_worker_warm_up_page_runs_through_the_extractor():
+    from newsdesk.worker import _WARM_PAGE, warm
+
+    warm()  # must not raise: it runs in the fork server, before any process is forked
+    assert extract(_WARM_PAGE, "https://www.example.com/news/warm-up").title == "Warm-up"
