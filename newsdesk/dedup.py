@@ -74,24 +74,33 @@ _FORMS = "|".join(re.escape(f) for f in sorted(_FORM_TO_AGENCY, key=len, reverse
 # and explicit credits may use them.
 _DATELINE_ONLY = {"AP", "CP", "AA", "PA", "APA", "ANP"}
 
-_URL = re.compile(r"(?:https?://|www\.)\S+|\S+\.(?:com|org|net|co\.uk|in)/\S*", re.IGNORECASE)
+# (the second form only tried at the start of a word: the same matches, found ~5x faster)
+_URL = re.compile(r"(?:https?://|www\.)\S+|(?<!\S)\S+\.(?:com|org|net|co\.uk|in)/\S*",
+                  re.IGNORECASE)
 _DASH = r"[-\u2010-\u2015\u2212:]"
 # "LONDON (Reuters) -", "WASHINGTON, Nov 20 (Reuters) -", "(AP) —", "BERLIN (dpa) -"
 _DATELINE = re.compile(rf"\(\s*(?:The\s+)?({_FORMS})(?:\s*/\s*[^)]{{1,40}})?\s*\)\s*{_DASH}")
 # a dateline without the dash: "PARIS (AFP) The ..." right after an upper-case place name
 _DATELINE_NODASH = re.compile(rf"^[A-Z][A-Z .,'\-]{{1,40}}(?:,[^()\n]{{1,30}})?\s*\(({_FORMS})\)\s")
-_CREDITS: tuple[tuple[re.Pattern, str | None], ...] = (
-    (re.compile(r"\bReporting by\b[^\n]{0,300}?\b(?:Editing|Writing) by\b"), "Reuters"),
-    (re.compile(r"^\(?Reporting by\b[^\n]{0,200}$", re.MULTILINE), "Reuters"),
+# (pattern, agency it names or None for the one it captures, words any match contains:
+# the pattern is only run on a text that has one of them; lower case for re.I patterns)
+_CREDITS: tuple[tuple[re.Pattern, str | None, tuple[str, ...]], ...] = (
+    (re.compile(r"\bReporting by\b[^\n]{0,300}?\b(?:Editing|Writing) by\b"), "Reuters",
+     ("Reporting by",)),
+    (re.compile(r"^\(?Reporting by\b[^\n]{0,200}$", re.MULTILINE), "Reuters", ("Reporting by",)),
     (re.compile(r"\bwith (?:additional )?inputs? from (?:the )?(?:news )?agenc(?:y|ies)\b", re.I),
-     "agencies"),
-    (re.compile(r"\bpublished from a wire agency feed\b", re.I), "agencies"),
-    (re.compile(rf"\bwith (?:additional )?inputs? from (?:the )?({_FORMS})\b", re.I), None),
-    (re.compile(rf"\b(?:The )?({_FORMS}) contributed to this (?:report|story)\b"), None),
-    (re.compile(rf"\b(?:Copyright|©|\(c\))\s*(?:\d{{4}}\s+)?(?:The )?({_FORMS})\b"), None),
-    (re.compile(rf"(?:^|\n)\s*(?:Source|Credit):\s*(?:The )?({_FORMS})\s*$", re.MULTILINE), None),
-    (re.compile(rf"(?:^|\n)\s*[-\u2013\u2014]\s*({_FORMS})\s*$", re.MULTILINE), None),
-    (re.compile(rf"(?:^|\n)\s*\(?({_FORMS})\)?\s*$"), None),  # a lone credit line at the end
+     "agencies", ("input",)),
+    (re.compile(r"\bpublished from a wire agency feed\b", re.I), "agencies", ("wire agency feed",)),
+    (re.compile(rf"\bwith (?:additional )?inputs? from (?:the )?({_FORMS})\b", re.I), None,
+     ("input",)),
+    (re.compile(rf"\b(?:The )?({_FORMS}) contributed to this (?:report|story)\b"), None,
+     ("contributed to this",)),
+    (re.compile(rf"\b(?:Copyright|©|\(c\))\s*(?:\d{{4}}\s+)?(?:The )?({_FORMS})\b"), None,
+     ("Copyright", "©", "(c)")),
+    (re.compile(rf"(?:^|\n)\s*(?:Source|Credit):\s*(?:The )?({_FORMS})\s*$", re.MULTILINE), None,
+     ("Source:", "Credit:")),
+    (re.compile(rf"(?:^|\n)\s*[-\u2013\u2014]\s*({_FORMS})\s*$", re.MULTILINE), None, ()),
+    (re.compile(rf"(?:^|\n)\s*\(?({_FORMS})\)?\s*$"), None, ()),  # a lone credit line at the end
 )
 _MENTIONS = re.compile(
     rf"\b(?:according to|told|reported by|said in a statement to|cited by) (?:the )?({_FORMS})\b"
@@ -123,7 +132,15 @@ def detect_agency(text: str | None, title: str | None = None) -> str | None:
         found = _canonical(match.group(1), dateline=True)
         if found:
             return found
-    for pattern, fixed in _CREDITS:
+    lowered = None
+    for pattern, fixed, needles in _CREDITS:
+        if needles:
+            if pattern.flags & re.IGNORECASE:
+                lowered = body.lower() if lowered is None else lowered
+                if not any(n in lowered for n in needles):
+                    continue
+            elif not any(n in body for n in needles):
+                continue
         for match in pattern.finditer(body):
             found = fixed or _canonical(match.group(1), dateline=False)
             if found:
