@@ -67,6 +67,22 @@ def normalise_text(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
 
 
+@dataclass(frozen=True)
+class TextFacts:
+    """What the store keeps of a text besides the text: its content hash (sha256 of the
+    normalised text) and its word count. Made where the text is made (an extraction
+    process), so the single writer need not."""
+
+    content_hash: str | None
+    word_count: int
+
+    @classmethod
+    def of(cls, text: str | None) -> TextFacts:
+        if not text:
+            return cls(None, 0)
+        return cls(hashlib.sha256(normalise_text(text).encode()).hexdigest(), len(text.split()))
+
+
 @dataclass
 class Article:
     """An article ready for the store: the entry, the page, the extraction."""
@@ -89,13 +105,18 @@ class Article:
     feed: str | None = None  # the feed it arrived through (memberships are stored apart)
     tags: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    # TextFacts.of(text), when the caller has them already; computed on use otherwise
+    facts: TextFacts | None = field(default=None, repr=False, compare=False)
+
+    def _facts(self) -> TextFacts:
+        if self.facts is None:
+            self.facts = TextFacts.of(self.text)
+        return self.facts
 
     @property
     def content_hash(self) -> str | None:
-        if not self.text:
-            return None
-        return hashlib.sha256(normalise_text(self.text).encode()).hexdigest()
+        return self._facts().content_hash
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split()) if self.text else 0
+        return self._facts().word_count

@@ -54,9 +54,10 @@ from .models import (
     EXTRACT_SKIPPED,
     Article,
     Entry,
+    TextFacts,
 )
 from .store import Store, iso, parse_iso, utcnow
-from .worker import Page, extract_page, ready, usable_text
+from .worker import Page, extract_page, ready
 
 log = logging.getLogger("newsdesk.pipeline")
 
@@ -419,7 +420,7 @@ class Ingest:
 
     def on_extracted(self, data: tuple[_Job, FetchResult], page: Page) -> None:
         job, res = data
-        if usable_text(page.extracted.text, job.entry.summary):
+        if page.facts is not None:  # the process found usable body text
             self.save(job, res, page.extracted, EXTRACT_OK, None, page)
         else:
             self.save(job, res, page.extracted, EXTRACT_NO_TEXT,
@@ -431,7 +432,7 @@ class Ingest:
     def save(self, job: _Job, res: FetchResult | None, ex: Extracted | None, status: str,
              error: str | None, page: Page | None = None) -> None:
         article = build_article(job.feed, job.entry, job.canonical, job.guid, res, ex, status,
-                                error, utcnow())
+                                error, utcnow(), page.facts if page else None)
         article_id, outcome = self.store.save_article(
             article, signature=page.signature if page else None,
             agency=page.agency if page else None)
@@ -472,7 +473,8 @@ def _page_canonical(res: FetchResult | None, ex: Extracted | None, fallback: str
 
 def build_article(feed: FeedConfig, entry: Entry, canonical: str, guid: str | None,
                   res: FetchResult | None, ex: Extracted | None, status: str,
-                  error: str | None, now: datetime) -> Article:
+                  error: str | None, now: datetime, facts: TextFacts | None = None) -> Article:
+    """The article to store; ``facts`` are those of the extracted text, when known."""
     published = entry.published
     if published.status != DATE_OK and ex and ex.date:
         page_date = dates.normalise(ex.date, source="page", now=now)
@@ -497,6 +499,7 @@ def build_article(feed: FeedConfig, entry: Entry, canonical: str, guid: str | No
         extraction_error=error,
         feed=feed.name,
         tags=sorted(set(entry.tags) | set(feed.tags)),
+        facts=facts if ex is not None and text is ex.text else None,
     )
 
 

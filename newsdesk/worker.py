@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .dedup import detect_agency, text_signature
 from .extract import Extracted, extract
+from .models import TextFacts
 
 MIN_PAGE_WORDS = 40
 
@@ -23,10 +24,12 @@ def usable_text(text: str | None, summary: str | None) -> bool:
 
 @dataclass
 class Page:
-    """What a worker process makes of one page: the extraction plus, for body text, the
-    copy signature and wire agency, so that the single-threaded link stage need not."""
+    """What a worker process makes of one page: the extraction plus, for body text (when
+    ``facts`` is set), its content hash and word count, copy signature and wire agency, so
+    that the single-threaded writer and link stage need not."""
 
     extracted: Extracted
+    facts: TextFacts | None = None
     signature: bytes | None = None
     agency: str | None = None
 
@@ -35,7 +38,8 @@ def extract_page(html: bytes, url: str, summary: str | None) -> Page:
     ex = extract(html, url)
     if not usable_text(ex.text, summary):
         return Page(ex)
-    return Page(ex, text_signature(ex.text), detect_agency(ex.text, ex.title))
+    return Page(ex, TextFacts.of(ex.text), text_signature(ex.text),
+                detect_agency(ex.text, ex.title))
 
 
 def ready() -> None:

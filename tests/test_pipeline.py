@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsdesk.config import load_config
+from newsdesk.dedup import content_hash, text_signature
 from newsdesk.errors import ExitCode
 from newsdesk.http import HttpClient
 from newsdesk.pipeline import fetch_feeds
@@ -191,6 +192,11 @@ def test_extraction_on_process_pool(tmp_path, httpserver, client, store):
     summary = fetch_feeds(cfg, store, client=client, extract_workers=2)
     assert summary.articles_new == 3
     assert _count(store, "SELECT COUNT(*) FROM articles WHERE extraction_status = 'ok'") == 3
+    # hash, word count, signature and agency come from the processes: the same as made here
+    for row in store.query("SELECT text, content_hash, word_count, signature FROM articles"):
+        assert row["content_hash"] == content_hash(row["text"])
+        assert row["word_count"] == len(row["text"].split())
+        assert row["signature"] == text_signature(row["text"])
 
 
 def test_downloads_wait_for_extraction_so_memory_stays_bounded(tmp_path, httpserver, client,
