@@ -301,14 +301,20 @@ def _stopwords(tokens: list[str]) -> frozenset[str]:
     """
     if len(tokens) < _MIN_GUESS_WORDS:
         return _STOP
-    english = sum(1 for t in tokens if t in _STOP) / len(tokens)
+    counts = Counter(tokens)
+
+    def share(words: frozenset[str]) -> float:
+        # occurrences of the stoplist's words among the tokens
+        return sum(map(counts.__getitem__, words.intersection(counts))) / len(tokens)
+
+    english = share(_STOP)
     if english >= 0.15:
         return _STOP
     best, best_share = None, 0.0
     for lang, words in _stoplists().items():
-        share = sum(1 for t in tokens if t in words) / len(tokens)
-        if share > best_share:
-            best, best_share = lang, share
+        lang_share = share(words)
+        if lang_share > best_share:
+            best, best_share = lang, lang_share
     # clearly another language: many of its function words, far more than English ones
     if best is None or best_share < 0.2 or best_share < 2 * english:
         return _STOP
@@ -758,6 +764,7 @@ class Linker:
         self._docs: dict[Hashable, _Doc] = {}
         self._events: dict[int, dict[Hashable, None]] = {}
         self._event_counts: dict[int, Counter[str]] = {}
+        # TF vector of each event's counts, made when first needed after a change
         self._event_terms: dict[int, _Vec] = {}
         self._postings: dict[str, dict[Hashable, None]] = {}
         self._dated: list[tuple[float, int, Hashable]] = []  # heap (ts, seq, key)
@@ -879,15 +886,14 @@ class Linker:
         members = self._events.get(d.event_id)
         if members is not None:
             members.pop(d.key, None)
+            self._event_terms.pop(d.event_id, None)
             if not members:
                 del self._events[d.event_id]
-                del self._event_terms[d.event_id]
                 del self._event_counts[d.event_id]
             else:
                 counts = self._event_counts[d.event_id]
                 counts.subtract(d.counts)
-                counts = self._event_counts[d.event_id] = +counts
-                self._event_terms[d.event_id] = _tf(counts)
+                self._event_counts[d.event_id] = +counts
 
     def _index(self, d: _Doc, event_id: int) -> None:
         d.event_id = event_id
@@ -896,9 +902,8 @@ class Linker:
         for k in d.keys:
             self._postings.setdefault(k, {})[d.key] = None
         self._events.setdefault(event_id, {})[d.key] = None
-        counts = self._event_counts.setdefault(event_id, Counter())
-        counts.update(d.counts)
-        self._event_terms[event_id] = _tf(counts)
+        self._event_counts.setdefault(event_id, Counter()).update(d.counts)
+        self._event_terms.pop(event_id, None)
         if d.ts is not None:
             heapq.heappush(self._dated, (d.ts, d.seq, d.key))
         else:
@@ -948,7 +953,9 @@ class Linker:
         self._stats.add(d)
         try:
             for event_id, members in self._candidates(d):
-                terms = self._event_terms[event_id]
+                terms = self._event_terms.get(event_id)
+                if terms is None:
+                    terms = self._event_terms[event_id] = _tf(self._event_counts[event_id])
                 for m in members:
                     f, shared = _pair(d, m, self._stats, terms)
                     out.append((event_id, m, f, shared))
