@@ -673,7 +673,7 @@ def _pair(
     covers = [c for c in (_cover(a.title_terms, b.terms, stats),
                           _cover(b.title_terms, a.terms, stats)) if c is not None]
     cover = sum(covers) / len(covers) if covers else 0.0
-    shared_names = set(a.names) & set(b.names)
+    shared_names = a.names.keys() & b.names.keys()
     if a.names and b.names:
         wa = stats.idf_total(a.names)
         wb = stats.idf_total(b.names)
@@ -685,8 +685,7 @@ def _pair(
     quotes = _shared_quotes(a, b)
     shared_nums = a.nums & b.nums
     rare_cut = max(3.0, 0.002 * stats.n)
-    shared_terms = set(a.terms) & set(b.terms) if len(a.terms) < len(b.terms) else set(
-        b.terms) & set(a.terms)
+    shared_terms = a.terms.keys() & b.terms.keys()
     rare = [t for t in shared_terms if stats.df.get(t, 0) <= rare_cut]
     phrase_cut = max(3.0, 0.01 * stats.n)
     phrases = _shared_phrases(a, b, stats, phrase_cut)
@@ -783,7 +782,14 @@ class Linker:
         if known is not None:  # re-running: keep the earlier decision
             return LinkResult(known.event_id, False, None, None, {"already_indexed": True})
         d = self._prepare(doc)
-        best = self._best_event(d)
+        # the article counts in the document frequencies it is scored with, and stays
+        # counted once indexed
+        self._stats.add(d)
+        try:
+            best = self._best_event(d)
+        except BaseException:
+            self._stats.remove(d)
+            raise
         if best is not None and best[0] >= self.settings.threshold:
             score, event_id, other, f, shared = best
             ev = shared.evidence()
@@ -797,7 +803,7 @@ class Linker:
             else:
                 score, _, other, f, shared = best
                 ev = shared.evidence()
-        self._index(d, event_id)
+        self._index(d, event_id, counted=True)
         evidence = {"features": {k: round(v, 4) for k, v in f.items()}, **ev}
         if log.isEnabledFor(logging.DEBUG):
             log.debug("link %r -> event %d new=%s score=%s matched=%r", doc.key, event_id,
@@ -895,10 +901,12 @@ class Linker:
                 counts.subtract(d.counts)
                 self._event_counts[d.event_id] = +counts
 
-    def _index(self, d: _Doc, event_id: int) -> None:
+    def _index(self, d: _Doc, event_id: int, *, counted: bool = False) -> None:
+        """Index ``d`` in ``event_id`` (``counted``: already in the document frequencies)."""
         d.event_id = event_id
         self._docs[d.key] = d
-        self._stats.add(d)
+        if not counted:
+            self._stats.add(d)
         for k in d.keys:
             self._postings.setdefault(k, {})[d.key] = None
         self._events.setdefault(event_id, {})[d.key] = None
@@ -947,20 +955,16 @@ class Linker:
         return out
 
     def _scored_pairs(self, d: _Doc) -> list[tuple[int, _Doc, dict, _Shared]]:
-        """(event, member, features, shared) for every candidate member, margins set."""
+        """(event, member, features, shared) for every candidate member, margins set.
+        ``d`` must be counted in the document frequencies."""
         out = []
-        # the article counts in the document frequencies it is scored with
-        self._stats.add(d)
-        try:
-            for event_id, members in self._candidates(d):
-                terms = self._event_terms.get(event_id)
-                if terms is None:
-                    terms = self._event_terms[event_id] = _tf(self._event_counts[event_id])
-                for m in members:
-                    f, shared = _pair(d, m, self._stats, terms)
-                    out.append((event_id, m, f, shared))
-        finally:
-            self._stats.remove(d)
+        for event_id, members in self._candidates(d):
+            terms = self._event_terms.get(event_id)
+            if terms is None:
+                terms = self._event_terms[event_id] = _tf(self._event_counts[event_id])
+            for m in members:
+                f, shared = _pair(d, m, self._stats, terms)
+                out.append((event_id, m, f, shared))
         for name, base in _MARGINS:
             best: dict[int, float] = {}
             for event_id, _, f, _ in out:
@@ -988,7 +992,11 @@ class Linker:
     def candidate_pairs(self, doc: LinkDoc) -> Iterable[tuple[Hashable, dict[str, float]]]:
         """Features of ``doc`` against every candidate member (without indexing ``doc``)."""
         d = self._prepare(doc)
-        return [(m.key, f) for _, m, f, _ in self._scored_pairs(d)]
+        self._stats.add(d)
+        try:
+            return [(m.key, f) for _, m, f, _ in self._scored_pairs(d)]
+        finally:
+            self._stats.remove(d)
 
 
 def window_start(when: datetime, settings: LinkSettings) -> datetime:
