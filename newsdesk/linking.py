@@ -723,7 +723,7 @@ def _pair(
         "same_source": same_source,
         "short": math.log1p(min(a.length, b.length)),
     }
-    # what the evidence needs, formatted only for the pair that is kept (see _evidence)
+    # what the evidence needs, formatted only for the pair that is kept (_Shared.evidence)
     ev = _Shared(a, b, [(idf(k), k) for k in shared_names], quotes, shared_nums, rare)
     return f, ev
 
