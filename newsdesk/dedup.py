@@ -13,7 +13,6 @@ another headline, with a trimmed paragraph, an added byline or a "Related:" line
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import re
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from newsdesk.models import normalise_text
+from newsdesk.models import content_hash  # `Article.content_hash` semantics
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -170,13 +169,6 @@ _HEADER = struct.Struct("<I")  # number of distinct shingles, for containment es
 
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
-
-
-def content_hash(text: str | None) -> str | None:
-    """sha256 of the normalised text: the same value as `Article.content_hash`."""
-    if not text:
-        return None
-    return hashlib.sha256(normalise_text(text).encode()).hexdigest()
 
 
 @lru_cache(maxsize=4)

@@ -67,6 +67,13 @@ def normalise_text(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
 
 
+def content_hash(text: str | None) -> str | None:
+    """sha256 of the normalised text: equal for texts that differ in case and spacing."""
+    if not text:
+        return None
+    return hashlib.sha256(normalise_text(text).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class TextFacts:
     """What the store keeps of a text besides the text: its content hash (sha256 of the
@@ -80,7 +87,7 @@ class TextFacts:
     def of(cls, text: str | None) -> TextFacts:
         if not text:
             return cls(None, 0)
-        return cls(hashlib.sha256(normalise_text(text).encode()).hexdigest(), len(text.split()))
+        return cls(content_hash(text), len(text.split()))
 
 
 @dataclass
