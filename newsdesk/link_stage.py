@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .dedup import CopyIndex, detect_agency, text_signature
-from .linking import LinkDoc, Linker, LinkSettings
+from .linking import LinkDoc, Linker, LinkSettings, TextAnalysis, analyse
 from .store import Store, StoredArticle, iso, utcnow
 
 log = logging.getLogger("newsdesk.link_stage")
 
 BATCH = 200  # articles per transaction
+#: stored analyses are kept this long beyond the window of the newest linked article
+ANALYSIS_MARGIN = timedelta(days=1)
 
 
 @dataclass
@@ -32,8 +34,18 @@ class LinkSummary:
     seconds: float = 0.0
 
 
-def _doc(a: StoredArticle) -> LinkDoc:
-    return LinkDoc(key=a.id, title=a.title, text=a.text, source=a.source, published=a.sort_date)
+def _doc(a: StoredArticle, analysis: TextAnalysis | None = None) -> LinkDoc:
+    return LinkDoc(key=a.id, title=a.title, text=a.text, source=a.source, published=a.sort_date,
+                   analysis=analysis)
+
+
+def _analysis(a: StoredArticle) -> tuple[TextAnalysis, bool]:
+    """The linker's analysis of an article: the stored one, else made now (True)."""
+    if a.analysis is not None:
+        stored = TextAnalysis.loads(a.analysis)
+        if stored is not None:
+            return stored, False
+    return analyse(a.title, a.text), True
 
 
 class _Window:
@@ -105,18 +117,30 @@ class LinkRun:
                 store.refresh_events(touched)
             self._position = iso(batch[-1].sort_date)
             done += len(batch)
+        if done:
+            # the next run restores the window of the newest article from these
+            newest = min(datetime.fromisoformat(self._position), started)
+            with store.atomic():
+                store.prune_analyses(newest - win.span - ANALYSIS_MARGIN)
         self.summary.seconds += (utcnow() - started).total_seconds()
         return done
 
     def _warm_start(self, first: str) -> _Window:
         win = _Window(self.store, self.settings)
         start = datetime.fromisoformat(first) - win.span
+        made: list[tuple[int, datetime, bytes]] = []  # analyses not stored yet
         for a in self.store.linked_between(iso(start), "9999"):
             if a.event_id is None:
                 continue
             if a.duplicate_of is None:
-                win.linker.restore(_doc(a), a.event_id)
+                analysis, fresh = _analysis(a)
+                win.linker.restore(_doc(a, analysis), a.event_id)
+                if fresh:
+                    made.append((a.id, a.sort_date, analysis.dumps()))
             win.remember(a, a.signature, a.event_id)
+        for i in range(0, len(made), BATCH):
+            with self.store.atomic():
+                self.store.save_analyses(made[i : i + BATCH])
         return win
 
     def finish(self) -> LinkSummary:
@@ -154,8 +178,11 @@ def _link_one(store: Store, win: _Window, a: StoredArticle, summary: LinkSummary
                           now=now)
         summary.copies += 1
     else:
-        res = win.linker.add(_doc(a))
+        analysis, fresh = _analysis(a)
+        res = win.linker.add(_doc(a, analysis))
         event_id = res.event_id
+        if fresh:
+            store.save_analyses([(a.id, a.sort_date, analysis.dumps())])
         store.record_link(a.id, duplicate_of=None, copy_score=None, event_id=event_id,
                           score=res.score, matched=res.matched, evidence=res.evidence, now=now)
         if res.is_new:
@@ -188,7 +215,7 @@ def explain(store: Store, a_id: int, b_id: int, settings: LinkSettings | None = 
     hi = max(a.sort_date, b.sort_date) + win.span
     for other in store.linked_between(iso(lo), iso(hi)):
         if other.event_id is not None and other.duplicate_of is None:
-            win.linker.restore(_doc(other), other.event_id)
+            win.linker.restore(_doc(other, _analysis(other)[0]), other.event_id)
     result = win.linker.explain(_doc(a), _doc(b))
     result["same_event_stored"] = a.event_id is not None and a.event_id == b.event_id
     result["events"] = [a.event_id, b.event_id]

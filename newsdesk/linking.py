@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import functools
 import heapq
+import json
 import logging
 import math
 import operator
 import re
 import sys
 import unicodedata
+import zlib
 from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +142,7 @@ class LinkDoc:
     text: str | None
     source: str | None  # outlet
     published: datetime | None  # tz-aware UTC, or None when unknown
+    analysis: TextAnalysis | None = None  # of title and text, when stored from earlier
 
 
 @dataclass
@@ -428,19 +431,24 @@ class _Vec(dict):
         return math.sqrt(math.fsum((x * x).tolist()))
 
 
-def _tf(counts: Counter[str]) -> _Vec:
+def _tf(counts: dict[str, int]) -> _Vec:
     """Sublinear term frequencies."""
     tf = _TF
     # (a dict comprehension copied into the subclass: twice as fast as feeding it pairs)
     return _Vec({t: tf[c] if c < 256 else 1.0 + math.log(c) for t, c in counts.items()})
 
 
-def _pair_hashes(tokens: Sequence[str]) -> np.ndarray:
-    """Sorted distinct hashes of the adjacent token pairs: 8 bytes a pair, where a set of
-    tuples costs ~100. Hashes of str are per process, as is the linker's state."""
-    return np.unique(np.fromiter(
-        (hash(p) for p in zip(tokens, tokens[1:], strict=False)), dtype=np.int64,
-        count=max(0, len(tokens) - 1)))
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
+
+
+def _pair_array(tokens: Sequence[str]) -> np.ndarray:
+    """Hash of each adjacent token pair, in order (8 bytes a pair, where a tuple costs
+    ~100). Hashes of str are per process, as is the linker's state: only the words are
+    ever stored (:class:`TextAnalysis`)."""
+    if len(tokens) < 2:
+        return np.empty(0, dtype=np.int64)
+    h = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    return (h[:-1] * _MIX + h[1:]).view(np.int64)  # wraps around: arithmetic mod 2**64
 
 
 def _contains(sorted_hashes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -451,66 +459,121 @@ def _contains(sorted_hashes: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_hashes[pos] == values
 
 
+#: Version of what :func:`analyse` produces. Bump it whenever the analysis changes
+#: (tokens, stems, stopwords, names, numbers, quotes, lede length): stored analyses of
+#: another version are ignored and made again.
+ANALYSIS_VERSION = 1
+
+
+@dataclass(slots=True)
+class TextAnalysis:
+    """What the linker reads from an article's title and lede.
+
+    A function of the title and text alone, so it can be stored with the article
+    (:meth:`dumps`) and handed back to every later run through :attr:`LinkDoc.analysis`,
+    which then skips the tokenising, stemming and name finding of the window it restores.
+    """
+
+    tokens: list[str]  # the words of title and lede, in order
+    content: list[str]  # stems of their content words, in order
+    title_counts: dict[str, int]  # stems of the title's content words
+    names: dict[str, str]  # name key -> surface form
+    numbers: list[str]
+    quotes: list[tuple[str, list[str]]]  # quotation and its words (with a content word)
+    surface: dict[str, str]  # stem -> first surface form, where they differ
+
+    def dumps(self) -> bytes:
+        """Compact bytes (zlib-compressed JSON: no code runs when they are read)."""
+        data = [ANALYSIS_VERSION, self.tokens, self.content, self.title_counts, self.names,
+                self.numbers, self.quotes, self.surface]
+        return zlib.compress(json.dumps(data, ensure_ascii=False,
+                                        separators=(",", ":")).encode(), 1)
+
+    @classmethod
+    def loads(cls, blob: bytes) -> TextAnalysis | None:
+        """The analysis stored by :meth:`dumps`; None when it is of another version or
+        unreadable (make it again with :func:`analyse`)."""
+        try:
+            data = json.loads(zlib.decompress(blob))
+        except (zlib.error, ValueError):
+            return None
+        if not isinstance(data, list) or len(data) != 8 or data[0] != ANALYSIS_VERSION:
+            return None
+        _, tokens, content, title_counts, names, numbers, quotes, surface = data
+        intern = sys.intern  # one string object per word across all indexed articles
+        return cls(tokens, list(map(intern, content)),
+                   dict(zip(map(intern, title_counts), title_counts.values(), strict=True)),
+                   names, numbers, [(q, toks) for q, toks in quotes],
+                   dict(zip(map(intern, surface), map(intern, surface.values()),
+                            strict=True)))
+
+
+def analyse(title: str | None, text: str | None) -> TextAnalysis:
+    """Tokens, content stems, names, numbers and quotes of a title and the lede of a text."""
+    title = title or ""
+    text = _lede(text or "")
+    title_toks = _tokens(title)
+    all_toks = title_toks + _tokens(text)
+    stop = _stopwords(all_toks)
+    intern = sys.intern
+    content = [_stem(t) for t in all_toks if t not in stop and not t.isdigit()]
+    content = [intern(t) for t in content if len(t) > 1]
+    title_counts = Counter(
+        _stem(t) for t in title_toks if t not in stop and not t.isdigit() and len(t) > 1
+    )
+    body_names = _names(text, stop=stop)
+    if _is_title_case(title):
+        title_names = _names(title, allow=set(body_names), stop=stop)
+    else:
+        title_names = _names(title, stop=stop)
+    head = title + "\n" + text
+    quotes = [(surface, list(toks)) for surface, toks in _quotes(head)
+              if any(t not in _STOP for t in toks)]
+    surface: dict[str, str] = {}
+    seen: set[str] = set()
+    for t in all_toks:
+        if t not in stop:
+            st = _stem(t)
+            if st not in seen:
+                seen.add(st)
+                if st != t:
+                    surface[intern(st)] = intern(t)
+    return TextAnalysis(all_toks, content, dict(title_counts), {**title_names, **body_names},
+                        sorted(_numbers(head)), quotes, surface)
+
+
 class _Doc:
     """Precomputed representation of one article."""
 
     __slots__ = (
         "key", "seq", "event_id", "ts", "source", "terms", "title_terms", "names", "nums",
-        "quotes", "bigrams", "content", "phrases", "surface", "counts", "length",
+        "quotes", "bigrams", "content", "content_pairs", "phrases", "surface", "counts",
+        "length",
     )
 
     def __init__(self, doc: LinkDoc, seq: int) -> None:
-        title = doc.title or ""
-        text = _lede(doc.text or "")
+        a = doc.analysis if doc.analysis is not None else analyse(doc.title, doc.text)
         self.key = doc.key
         self.seq = seq
         self.event_id = -1
         self.ts = doc.published.timestamp() if doc.published is not None else None
         self.source = _fold(doc.source).strip() if doc.source else None
-        title_toks = _tokens(title)
-        body_toks = _tokens(text)
-        all_toks = title_toks + body_toks
-        stop = _stopwords(all_toks)
-        intern = sys.intern  # one string object per word across all indexed articles
-        content = [_stem(t) for t in all_toks if t not in stop and not t.isdigit()]
-        content = [intern(t) for t in content if len(t) > 1]
-        title_counts = Counter(
-            _stem(t) for t in title_toks if t not in stop and not t.isdigit() and len(t) > 1
-        )
-        self.counts = Counter(content)
-        self.counts.update(title_counts)  # the headline names the event: count it twice
-        self.length = len(content)
+        self.counts = Counter(a.content)
+        self.counts.update(a.title_counts)  # the headline names the event: count it twice
+        self.length = len(a.content)
         self.terms = _tf(self.counts)
-        self.title_terms = _tf(title_counts)
-        body_names = _names(text, stop=stop)
-        if _is_title_case(title):
-            title_names = _names(title, allow=set(body_names), stop=stop)
-        else:
-            title_names = _names(title, stop=stop)
-        self.names = {**title_names, **body_names}
-        self.nums = _numbers(title + "\n" + text)
-        # quotes with a content word, and the hashes of their word pairs
-        self.quotes = [
-            (surface, toks, np.fromiter((hash(p) for p in zip(toks, toks[1:], strict=False)),
-                                        dtype=np.int64, count=len(toks) - 1))
-            for surface, toks in _quotes(title + "\n" + text)
-            if any(t not in _STOP for t in toks)
-        ]
+        self.title_terms = _tf(a.title_counts)
+        self.names = a.names
+        self.nums = set(a.numbers)
+        # quotes, and the hashes of their word pairs
+        self.quotes = [(q, tuple(toks), _pair_array(toks)) for q, toks in a.quotes]
         # word pairs, for quotes (any words) and shared phrases (content words); the
         # content words are kept to name the words of a shared phrase
-        self.bigrams = _pair_hashes(all_toks)
-        self.content = tuple(content)
-        self.phrases = _pair_hashes(content)
-        # surface form of a stem, for evidence, where it differs from the stem
-        self.surface: dict[str, str] = {}
-        seen: set[str] = set()
-        for t in all_toks:
-            if t not in stop:
-                st = _stem(t)
-                if st not in seen:
-                    seen.add(st)
-                    if st != t:
-                        self.surface[intern(st)] = intern(t)
+        self.bigrams = np.unique(_pair_array(a.tokens))
+        self.content = a.content
+        self.content_pairs = _pair_array(a.content)
+        self.phrases = np.unique(self.content_pairs)
+        self.surface = a.surface
 
     @property
     def keys(self) -> set[str]:
@@ -520,6 +583,10 @@ class _Doc:
 
 # --------------------------------------------------------------------------------------
 # Features
+
+
+_LOGS = 4096
+_LOG_PLUS_1 = [math.log(c + 1) for c in range(_LOGS)]  # log(df + 1) of the usual df
 
 
 class _Stats:
@@ -543,28 +610,29 @@ class _Stats:
         other.n, other.log_n = self.n, self.log_n
         return other
 
-    def add(self, d: _Doc) -> None:
+    def add(self, d: _Doc, keys: Iterable[str] | None = None) -> None:
+        """Count ``d`` (whose :attr:`_Doc.keys` may be passed when already made)."""
         self.n += 1
         self.log_n = math.log(self.n + 2)
         self.norms.clear()
         self.totals.clear()
-        df, logdf, log = self.df, self.logdf, math.log
-        for k in d.keys:
+        df, logdf, logs = self.df, self.logdf, _LOG_PLUS_1
+        for k in d.keys if keys is None else keys:
             c = df.get(k, 0) + 1
             df[k] = c
-            logdf[k] = log(c + 1)
+            logdf[k] = logs[c] if c < _LOGS else math.log(c + 1)
 
     def remove(self, d: _Doc) -> None:
         self.n -= 1
         self.log_n = math.log(self.n + 2)
         self.norms.clear()
         self.totals.clear()
-        df, logdf, log = self.df, self.logdf, math.log
+        df, logdf, logs = self.df, self.logdf, _LOG_PLUS_1
         for k in d.keys:
             c = df[k] - 1
             if c > 0:
                 df[k] = c
-                logdf[k] = log(c + 1)
+                logdf[k] = logs[c] if c < _LOGS else math.log(c + 1)
             else:
                 del df[k]
                 del logdf[k]
@@ -624,9 +692,9 @@ def _shared_phrases(a: _Doc, b: _Doc, stats: _Stats, cut: float) -> set[tuple[st
     df = stats.df
     out: set[tuple[str, str]] = set()
     words = a.content
-    for p in zip(words, words[1:], strict=False):
-        if hash(p) in wanted and (df.get(p[0], 0) <= cut or df.get(p[1], 0) <= cut):
-            out.add(p)
+    for w, v, h in zip(words, words[1:], a.content_pairs.tolist(), strict=False):
+        if h in wanted and (df.get(w, 0) <= cut or df.get(v, 0) <= cut):
+            out.add((w, v))
     return out
 
 
@@ -905,11 +973,18 @@ class Linker:
     def _index(self, d: _Doc, event_id: int, *, counted: bool = False) -> None:
         """Index ``d`` in ``event_id`` (``counted``: already in the document frequencies)."""
         d.event_id = event_id
-        self._docs[d.key] = d
+        key = d.key
+        self._docs[key] = d
+        keys = d.keys
         if not counted:
-            self._stats.add(d)
-        for k in d.keys:
-            self._postings.setdefault(k, {})[d.key] = None
+            self._stats.add(d, keys)
+        postings = self._postings
+        for k in keys:
+            p = postings.get(k)
+            if p is None:
+                postings[k] = {key: None}
+            else:
+                p[key] = None
         self._events.setdefault(event_id, {})[d.key] = None
         self._event_counts.setdefault(event_id, Counter()).update(d.counts)
         self._event_terms.pop(event_id, None)

@@ -262,6 +262,30 @@ def m007(db: sqlite_utils.Database) -> None:
     db["feeds"].add_column("body_hash", str)
 
 
+@migrations(name="m008_link_analysis")
+def m008(db: sqlite_utils.Database) -> None:
+    # The linker's analysis of each article's title and lede (linking.TextAnalysis), so a
+    # run restores the link window from it instead of re-reading every text. Kept for the
+    # recent window only (prune_analyses); dropped when the title or text changes.
+    db.executescript(
+        """
+        CREATE TABLE link_analysis (
+          article_id INTEGER PRIMARY KEY,
+          sort_date TEXT NOT NULL,
+          data BLOB NOT NULL
+        );
+        CREATE INDEX idx_link_analysis_sort_date ON link_analysis (sort_date);
+        CREATE TRIGGER link_analysis_au AFTER UPDATE OF title, text ON articles
+        WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
+          DELETE FROM link_analysis WHERE article_id = old.id;
+        END;
+        CREATE TRIGGER link_analysis_ad AFTER DELETE ON articles BEGIN
+          DELETE FROM link_analysis WHERE article_id = old.id;
+        END;
+        """
+    )
+
+
 SCHEMA_MIGRATIONS = [m.name for m in migrations._migrations]
 
 
@@ -296,6 +320,7 @@ class StoredArticle:
     agency: str | None
     event_id: int | None
     duplicate_of: int | None
+    analysis: bytes | None = None  # the linker's stored analysis (linking.TextAnalysis)
 
 
 # --- the store --------------------------------------------------------------------
@@ -535,12 +560,13 @@ class Store:
     # --- link stage ------------------------------------------------------------
 
     _LINK_COLS = ("id, title, text, source, sort_date, published, content_hash, signature, "
-                  "agency, event_id, duplicate_of")
+                  "agency, event_id, duplicate_of, "
+                  "(SELECT data FROM link_analysis l WHERE l.article_id = articles.id)")
 
     def _stored(self, rows: Iterable[tuple]) -> Iterator[StoredArticle]:
         for r in rows:
             yield StoredArticle(r[0], r[1], r[2], r[3], parse_iso(r[4]), parse_iso(r[5]),
-                                r[6], r[7], r[8], r[9], r[10])
+                                r[6], r[7], r[8], r[9], r[10], r[11])
 
     def linked_between(self, start: str, end: str) -> Iterator[StoredArticle]:
         """Already linked articles whose date falls in [start, end): the warm-start window."""
@@ -565,6 +591,17 @@ class Store:
         cur = self.db.execute(f"SELECT {self._LINK_COLS} FROM articles WHERE id IN ({marks})",
                               ids)
         return {a.id: a for a in self._stored(cur.fetchall())}
+
+    def save_analyses(self, rows: Iterable[tuple[int, datetime, bytes]]) -> None:
+        """Store the linker's analysis of articles: (id, sort_date, bytes) each."""
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO link_analysis (article_id, sort_date, data) "
+            "VALUES (?, ?, ?)", ((i, iso(d), b) for i, d, b in rows))
+
+    def prune_analyses(self, before: datetime) -> int:
+        """Drop the stored analyses of articles dated before ``before``; how many."""
+        return self.db.execute("DELETE FROM link_analysis WHERE sort_date < ?",
+                               [iso(before)]).rowcount
 
     def max_event_id(self) -> int:
         row = self.db.execute("SELECT MAX(id) FROM events").fetchone()

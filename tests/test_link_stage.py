@@ -91,3 +91,41 @@ def test_time_window_keeps_a_month_old_copy_apart(tmp_path):
         import_file(store, _write(tmp_path / "w.jsonl", rows))
         ev = _events(store)
         assert ev["https://a.example/1"][0] != ev["https://b.example/1"][0]
+
+
+def test_next_run_restores_its_window_from_stored_analyses(tmp_path, monkeypatch):
+    import newsdesk.link_stage as stage
+
+    rows = _rows()
+    with Store.open(tmp_path / "one.db") as store:
+        import_file(store, _write(tmp_path / "all.jsonl", rows))
+        whole = _events(store)
+    made: list[str] = []
+    real = stage.analyse
+
+    def counted(title, text):
+        made.append(title)
+        return real(title, text)
+
+    monkeypatch.setattr(stage, "analyse", counted)
+    with Store.open(tmp_path / "two.db") as store:
+        import_file(store, _write(tmp_path / "p1.jsonl", rows[:7]))
+        # the articles the linker indexed (copies are not), and only those, are analysed
+        assert sorted(made) == [f"Story {s} first report" for s in range(4)]
+        stored = store.execute("SELECT COUNT(*) FROM link_analysis").fetchone()[0]
+        assert stored == 4
+        made.clear()
+        import_file(store, _write(tmp_path / "p2.jsonl", rows[7:]))
+        # the second run restored stories 1-3 from the store and analysed the new ones only
+        assert sorted(made) == ["Story 4 first report", "Story 5 first report"]
+        assert _events(store) == whole
+        # analyses older than the newest article's window (and a day) are dropped
+        kept = {r[0] for r in store.execute(
+            "SELECT a.url FROM link_analysis l JOIN articles a ON a.id = l.article_id")}
+        assert kept == {f"https://one.example/{s}" for s in range(1, 6)}
+        # without them a run makes them again and decides alike
+        store.execute("DELETE FROM link_analysis")
+        made.clear()
+        relink(store, since=datetime(2025, 11, 4, tzinfo=UTC))
+        assert _events(store) == whole
+        assert made  # remade for the restored window and the relinked articles

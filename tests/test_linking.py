@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from newsdesk.linking import LinkDoc, Linker, LinkSettings, features, name_skeleton
+from newsdesk.linking import (
+    ANALYSIS_VERSION,
+    LinkDoc,
+    Linker,
+    LinkSettings,
+    TextAnalysis,
+    analyse,
+    features,
+    name_skeleton,
+)
 
 T0 = datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -162,6 +171,40 @@ def test_restore_plus_add_equals_add_all() -> None:
             second.restore(d, all_events[docs.index(d)])
         rest = [second.add(d) for d in docs[split:]]
         assert [r.event_id for r in rest] == all_events[split:], split
+
+
+def test_stored_analysis_round_trips_and_links_alike() -> None:
+    docs = [REPORT_A, REPORT_B, NEXT_DAY, *_stream(60)]
+    stored = [analyse(d.title, d.text).dumps() for d in docs]
+    for d, blob in zip(docs, stored, strict=True):
+        again = TextAnalysis.loads(blob)
+        assert again == analyse(d.title, d.text)
+    a = analyse(REPORT_A.title, REPORT_A.text)
+    assert "n:zlnsk" in a.names and "#:28" in a.numbers
+    assert any("no role in preparing" in q for q, _ in a.quotes)
+    # the same decisions, scores and evidence from stored analyses as from the texts
+    fresh, reused = Linker(), Linker()
+    background(fresh)
+    background(reused)
+    for d, blob in zip(docs, stored, strict=True):
+        r1 = fresh.add(d)
+        r2 = reused.add(LinkDoc(d.key, None, None, d.source, d.published,
+                                TextAnalysis.loads(blob)))
+        assert (r2.event_id, r2.score, r2.matched, r2.evidence) == (
+            r1.event_id, r1.score, r1.matched, r1.evidence)
+
+
+def test_stored_analysis_of_another_version_or_damaged_is_made_again() -> None:
+    import json
+    import zlib
+
+    blob = analyse(REPORT_A.title, REPORT_A.text).dumps()
+    data = json.loads(zlib.decompress(blob))
+    data[0] = ANALYSIS_VERSION + 1
+    assert TextAnalysis.loads(zlib.compress(json.dumps(data).encode())) is None
+    assert TextAnalysis.loads(blob[:-5]) is None
+    assert TextAnalysis.loads(zlib.compress(b"[1, 2")) is None
+    assert TextAnalysis.loads(b"not zlib") is None
 
 
 def test_rerun_changes_nothing_and_is_deterministic() -> None:

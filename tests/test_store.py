@@ -20,6 +20,8 @@ def test_blank_database_gets_every_migration(tmp_path):
         assert {"duplicate_of", "event_id", "signature", "content_hash"} <= cols
         assert "body_hash" in {c.name for c in store.db["feeds"].columns}
         _assert_search_schema(store)
+        assert [c.name for c in store.db["link_analysis"].columns] == [
+            "article_id", "sort_date", "data"]
 
 
 def _assert_search_schema(store):
@@ -28,8 +30,10 @@ def _assert_search_schema(store):
     assert "prefix='2 3'" in fts[0] and "content='articles'" in fts[0]
     triggers = dict(store.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
                                   "AND tbl_name = 'articles'").fetchall())
-    assert set(triggers) == {"articles_ai", "articles_ad", "articles_au"}
+    assert set(triggers) == {"articles_ai", "articles_ad", "articles_au",
+                             "link_analysis_au", "link_analysis_ad"}
     assert "UPDATE OF title, text" in triggers["articles_au"]
+    assert "UPDATE OF title, text" in triggers["link_analysis_au"]
     index = [r[2] for r in store.execute("PRAGMA index_info(idx_articles_search_filters)")]
     assert index == ["id", "duplicate_of", "sort_date", "source", "site", "language",
                      "event_id", "tags"]
@@ -56,6 +60,30 @@ def test_older_database_is_upgraded_and_keeps_its_rows(tmp_path):
         hits = store.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH "
                              "'harbours'").fetchone()[0]
         assert hits == 1
+
+
+def test_database_at_m007_gets_link_analysis_that_follows_its_articles(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "m007.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m008_link_analysis")  # as the previous release left it
+    db.close()
+    with Store.open(path) as store:
+        assert store.applied_migrations() == SCHEMA_MIGRATIONS
+        aid, _ = store.save_article(_article("https://x/a", "a text about harbours"))
+        other, _ = store.save_article(_article("https://x/b", "a text about ferries"))
+        when = utcnow()
+        with store.atomic():
+            store.save_analyses([(aid, when, b"one"), (other, when, b"two")])
+        store.execute("UPDATE articles SET linked_at = 'x', agency = 'AP' WHERE id = ?", [aid])
+        assert store.stored_articles([aid])[aid].analysis == b"one"  # bookkeeping: kept
+        store.save_article(_article("https://x/a", "an edited text about harbours"))
+        assert store.stored_articles([aid])[aid].analysis is None  # text changed: dropped
+        assert store.stored_articles([other])[other].analysis == b"two"
+        store.execute("DELETE FROM article_feeds")
+        store.execute("DELETE FROM articles WHERE id = ?", [other])
+        assert store.execute("SELECT COUNT(*) FROM link_analysis").fetchone()[0] == 0
 
 
 def test_reopen_applies_nothing_twice(tmp_path):
