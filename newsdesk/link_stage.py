@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -129,15 +130,19 @@ class LinkRun:
         win = _Window(self.store, self.settings)
         start = datetime.fromisoformat(first) - win.span
         made: list[tuple[int, datetime, bytes]] = []  # analyses not stored yet
-        for a in self.store.linked_between(iso(start), "9999"):
-            if a.event_id is None:
-                continue
-            if a.duplicate_of is None:
-                analysis, fresh = _analysis(a)
-                win.linker.restore(_doc(a, analysis), a.event_id)
-                if fresh:
-                    made.append((a.id, a.sort_date, analysis.dumps()))
-            win.remember(a, a.signature, a.event_id)
+
+        def linked() -> Iterator[tuple[LinkDoc, int]]:
+            for a in self.store.linked_between(iso(start), "9999"):
+                if a.event_id is None:
+                    continue
+                if a.duplicate_of is None:  # copies are in the copy index only
+                    analysis, fresh = _analysis(a)
+                    if fresh:
+                        made.append((a.id, a.sort_date, analysis.dumps()))
+                    yield _doc(a, analysis), a.event_id
+                win.remember(a, a.signature, a.event_id)
+
+        win.linker.restore_many(linked())
         for i in range(0, len(made), BATCH):
             with self.store.atomic():
                 self.store.save_analyses(made[i : i + BATCH])
@@ -213,9 +218,10 @@ def explain(store: Store, a_id: int, b_id: int, settings: LinkSettings | None = 
     win = _Window(store, settings)
     lo = min(a.sort_date, b.sort_date) - win.span
     hi = max(a.sort_date, b.sort_date) + win.span
-    for other in store.linked_between(iso(lo), iso(hi)):
-        if other.event_id is not None and other.duplicate_of is None:
-            win.linker.restore(_doc(other, _analysis(other)[0]), other.event_id)
+    win.linker.restore_many(
+        (_doc(other, _analysis(other)[0]), other.event_id)
+        for other in store.linked_between(iso(lo), iso(hi))
+        if other.event_id is not None and other.duplicate_of is None)
     result = win.linker.explain(_doc(a), _doc(b))
     result["same_event_stored"] = a.event_id is not None and a.event_id == b.event_id
     result["events"] = [a.event_id, b.event_id]

@@ -569,10 +569,10 @@ class _Doc:
         self.quotes = [(q, tuple(toks), _pair_array(toks)) for q, toks in a.quotes]
         # word pairs, for quotes (any words) and shared phrases (content words); the
         # content words are kept to name the words of a shared phrase
-        self.bigrams = np.unique(_pair_array(a.tokens))
+        self.bigrams = np.sort(_pair_array(a.tokens))  # sorted, for _contains
         self.content = a.content
         self.content_pairs = _pair_array(a.content)
-        self.phrases = np.unique(self.content_pairs)
+        self.phrases = np.sort(self.content_pairs)
         self.surface = a.surface
 
     @property
@@ -602,6 +602,7 @@ class _Stats:
         # so they only live through one decision)
         self.norms: dict[int, float] = {}
         self.totals: dict[int, float] = {}
+        self._deferred = False  # counting in bulk: logdf is made once, by settle()
 
     def copy(self) -> _Stats:
         other = _Stats()
@@ -616,6 +617,9 @@ class _Stats:
         self.log_n = math.log(self.n + 2)
         self.norms.clear()
         self.totals.clear()
+        if self._deferred:
+            self.df.update(d.keys if keys is None else keys)  # counted in C
+            return
         df, logdf, logs = self.df, self.logdf, _LOG_PLUS_1
         for k in d.keys if keys is None else keys:
             c = df.get(k, 0) + 1
@@ -628,14 +632,27 @@ class _Stats:
         self.norms.clear()
         self.totals.clear()
         df, logdf, logs = self.df, self.logdf, _LOG_PLUS_1
+        deferred = self._deferred
         for k in d.keys:
             c = df[k] - 1
             if c > 0:
                 df[k] = c
-                logdf[k] = logs[c] if c < _LOGS else math.log(c + 1)
+                if not deferred:
+                    logdf[k] = logs[c] if c < _LOGS else math.log(c + 1)
             else:
                 del df[k]
-                del logdf[k]
+                if not deferred:
+                    del logdf[k]
+
+    def defer(self) -> None:
+        """Count only ``df`` from now on (no decision may be made until :meth:`settle`)."""
+        self._deferred = True
+
+    def settle(self) -> None:
+        """Make ``logdf`` from ``df`` after counting in bulk."""
+        self._deferred = False
+        logs, log = _LOG_PLUS_1, math.log
+        self.logdf = {k: logs[c] if c < _LOGS else log(c + 1) for k, c in self.df.items()}
 
     def idf(self, key: str) -> float:
         return self.log_n - self.logdf.get(key, 0.0)
@@ -685,15 +702,15 @@ def _shared_quotes(a: _Doc, b: _Doc) -> list[tuple[str, int]]:
 
 def _shared_phrases(a: _Doc, b: _Doc, stats: _Stats, cut: float) -> set[tuple[str, str]]:
     """Content-word pairs found in both articles of which one word is rare (df <= cut)."""
-    common = np.intersect1d(a.phrases, b.phrases, assume_unique=True)
-    if not len(common):
+    hit = _contains(b.phrases, a.content_pairs)
+    if not hit.any():
         return set()
-    wanted = set(common.tolist())
     df = stats.df
     out: set[tuple[str, str]] = set()
     words = a.content
-    for w, v, h in zip(words, words[1:], a.content_pairs.tolist(), strict=False):
-        if h in wanted and (df.get(w, 0) <= cut or df.get(v, 0) <= cut):
+    for i in np.flatnonzero(hit).tolist():
+        w, v = words[i], words[i + 1]
+        if df.get(w, 0) <= cut or df.get(v, 0) <= cut:
             out.add((w, v))
     return out
 
@@ -894,6 +911,16 @@ class Linker:
         self._index(d, event_id)
         if event_id >= self.next_event_id:
             self.next_event_id = event_id + 1
+
+    def restore_many(self, docs: Iterable[tuple[LinkDoc, int]]) -> None:
+        """:meth:`restore` each (doc, event id) in turn; the document frequencies are
+        counted in bulk, which makes restoring a window ~2x cheaper than one at a time."""
+        self._stats.defer()
+        try:
+            for doc, event_id in docs:
+                self.restore(doc, event_id)
+        finally:
+            self._stats.settle()
 
     def explain(self, a: LinkDoc, b: LinkDoc) -> dict:
         """Features, score, decision and shared evidence of two articles."""

@@ -169,8 +169,14 @@ def test_restore_plus_add_equals_add_all() -> None:
         second = Linker(settings, next_event_id=first.next_event_id)
         for d in kept:
             second.restore(d, all_events[docs.index(d)])
-        rest = [second.add(d) for d in docs[split:]]
-        assert [r.event_id for r in rest] == all_events[split:], split
+        # the same state restored in bulk: the same document frequencies, to the bit
+        bulk = Linker(settings, next_event_id=first.next_event_id)
+        bulk.restore_many((d, all_events[docs.index(d)]) for d in kept)
+        assert bulk._stats.df == second._stats.df and bulk._stats.n == second._stats.n
+        assert bulk._stats.logdf == second._stats.logdf
+        for linker in (second, bulk):
+            rest = [linker.add(d) for d in docs[split:]]
+            assert [r.event_id for r in rest] == all_events[split:], split
 
 
 def test_stored_analysis_round_trips_and_links_alike() -> None:
