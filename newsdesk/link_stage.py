@@ -116,13 +116,12 @@ class LinkRun:
                     win.forget_before(a.sort_date - win.span)
                     touched.add(_link_one(store, win, a, self.summary))
                 store.refresh_events(touched)
+                # keep the analyses a next run restores: the newest article's window (so
+                # the table stays that size, through a back-fill or relink of years too)
+                newest = min(batch[-1].sort_date, started)
+                store.prune_analyses(newest - win.span - ANALYSIS_MARGIN)
             self._position = iso(batch[-1].sort_date)
             done += len(batch)
-        if done:
-            # the next run restores the window of the newest article from these
-            newest = min(datetime.fromisoformat(self._position), started)
-            with store.atomic():
-                store.prune_analyses(newest - win.span - ANALYSIS_MARGIN)
         self.summary.seconds += (utcnow() - started).total_seconds()
         return done
 

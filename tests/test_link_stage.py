@@ -129,3 +129,7 @@ def test_next_run_restores_its_window_from_stored_analyses(tmp_path, monkeypatch
         relink(store, since=datetime(2025, 11, 4, tzinfo=UTC))
         assert _events(store) == whole
         assert made  # remade for the restored window and the relinked articles
+        relink(store)  # everything again, from the start: the table ends the window's size
+        assert _events(store) == whole
+        assert {r[0] for r in store.execute(
+            "SELECT a.url FROM link_analysis l JOIN articles a ON a.id = l.article_id")} == kept
