@@ -18,8 +18,11 @@ only holds articles inside the window (older ones are dropped as the stream adva
 both time and memory are flat in archive size.
 
 Document frequencies are those of the articles currently indexed, so a run that restores
-the articles of the window (:meth:`Linker.restore`) and then adds new ones reaches exactly
-the same state as one long run over the whole stream.
+the articles of the window (:meth:`Linker.restore`, :meth:`Linker.restore_many`) and then
+adds new ones reaches exactly the same state as one long run over the whole stream. What
+the linker reads from a text (:class:`TextAnalysis`) depends on the text alone: a caller
+can store it (:meth:`TextAnalysis.dumps`) and hand it back in :attr:`LinkDoc.analysis`, so
+restoring a window does not analyse its texts again.
 """
 
 from __future__ import annotations
