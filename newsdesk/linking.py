@@ -47,12 +47,15 @@ import numpy as np
 log = logging.getLogger("newsdesk.linking")
 
 __all__ = [
+    "ANALYSIS_VERSION",
     "DEFAULT_WEIGHTS",
     "FEATURES",
     "LinkDoc",
     "LinkResult",
     "LinkSettings",
     "Linker",
+    "TextAnalysis",
+    "analyse",
     "features",
     "name_skeleton",
 ]
@@ -496,19 +499,21 @@ class TextAnalysis:
     def loads(cls, blob: bytes) -> TextAnalysis | None:
         """The analysis stored by :meth:`dumps`; None when it is of another version or
         unreadable (make it again with :func:`analyse`)."""
+        intern = sys.intern  # one string object per word across all indexed articles
         try:
             data = json.loads(zlib.decompress(blob))
-        except (zlib.error, ValueError):
+            if not isinstance(data, list) or len(data) != 8 or data[0] != ANALYSIS_VERSION:
+                return None
+            _, tokens, content, title_counts, names, numbers, quotes, surface = data
+            return cls(tokens, list(map(intern, content)),
+                       dict(zip(map(intern, title_counts), title_counts.values(), strict=True)),
+                       dict(names), numbers, [(q, toks) for q, toks in quotes],
+                       dict(zip(map(intern, surface), map(intern, surface.values()),
+                                strict=True)))
+        # not zlib, not JSON (ValueError), or JSON of another shape (TypeError from
+        # intern, unpacking or zip, AttributeError from .values() of a non-dict)
+        except (zlib.error, ValueError, TypeError, AttributeError):
             return None
-        if not isinstance(data, list) or len(data) != 8 or data[0] != ANALYSIS_VERSION:
-            return None
-        _, tokens, content, title_counts, names, numbers, quotes, surface = data
-        intern = sys.intern  # one string object per word across all indexed articles
-        return cls(tokens, list(map(intern, content)),
-                   dict(zip(map(intern, title_counts), title_counts.values(), strict=True)),
-                   names, numbers, [(q, toks) for q, toks in quotes],
-                   dict(zip(map(intern, surface), map(intern, surface.values()),
-                            strict=True)))
 
 
 def analyse(title: str | None, text: str | None) -> TextAnalysis:

@@ -177,6 +177,14 @@ def test_restore_plus_add_equals_add_all() -> None:
         for linker in (second, bulk):
             rest = [linker.add(d) for d in docs[split:]]
             assert [r.event_id for r in rest] == all_events[split:], split
+    # restoring more than the window drops the older articles again, in bulk too
+    more, one = Linker(settings), Linker(settings)
+    more.restore_many((d, all_events[i]) for i, d in enumerate(docs))
+    for i, d in enumerate(docs):
+        one.restore(d, all_events[i])
+    assert len(more) == len(one) < len(docs)  # some were dropped while counting in bulk
+    assert more._stats.df == one._stats.df and more._stats.logdf == one._stats.logdf
+    assert more._stats.n == one._stats.n
 
 
 def test_stored_analysis_round_trips_and_links_alike() -> None:
@@ -211,6 +219,58 @@ def test_stored_analysis_of_another_version_or_damaged_is_made_again() -> None:
     assert TextAnalysis.loads(blob[:-5]) is None
     assert TextAnalysis.loads(zlib.compress(b"[1, 2")) is None
     assert TextAnalysis.loads(b"not zlib") is None
+    for i, wrong in ((2, 5), (3, ["a"]), (7, "x")):  # JSON of another shape
+        data = json.loads(zlib.decompress(blob))
+        data[i] = wrong
+        assert TextAnalysis.loads(zlib.compress(json.dumps(data).encode())) is None, i
+
+
+# What analyse() makes of REPORT_A, by ANALYSIS_VERSION. A stored analysis is reused as
+# long as its version matches, so a change to what analyse() makes must come with a new
+# version; this test fails when the output changes and the version did not.
+ANALYSIS_DIGESTS = {1: "ae4ba48e14d7bbdb"}
+
+
+def test_analysis_changes_come_with_a_new_version() -> None:
+    import hashlib
+    import zlib
+
+    a = analyse(REPORT_A.title, REPORT_A.text)
+    digest = hashlib.sha256(zlib.decompress(a.dumps())).hexdigest()[:16]
+    assert digest == ANALYSIS_DIGESTS.get(ANALYSIS_VERSION), (
+        "linking.analyse() makes something else now: bump ANALYSIS_VERSION, and add "
+        f"{ANALYSIS_VERSION + 1}: {digest!r} here")
+
+
+def test_shared_phrases_are_the_rare_pairs_both_texts_have() -> None:
+    from newsdesk.linking import _Doc, _shared_phrases, _Stats
+
+    a = LinkDoc("a", "Harbour crane strike", "Dockers at Felixstowe harbour crane depot "
+                "walked out; the harbour crane strike spread. Harbour crane talks failed.",
+                "A", T0)
+    b = LinkDoc("b", "Strike at the docks", "The harbour crane strike at Felixstowe began "
+                "at dawn and talks failed again, dockers said.", "B", T0)
+    da, db = _Doc(a, 0), _Doc(b, 1)
+    stats = _Stats()
+    for d in (da, db):
+        stats.add(d)
+
+    def reference(x: _Doc, y: _Doc, cut: float) -> set[tuple[str, str]]:
+        mine = set(zip(x.content, x.content[1:], strict=False))
+        theirs = set(zip(y.content, y.content[1:], strict=False))
+        return {p for p in mine & theirs
+                if stats.df.get(p[0], 0) <= cut or stats.df.get(p[1], 0) <= cut}
+
+    assert da.content.count("harbour") == 4  # repeated pairs in one text
+    both = _shared_phrases(da, db, stats, cut=3.0)
+    assert ("harbour", "cran") in both and ("talk", "fail") in both
+    assert both == reference(da, db, 3.0) == {tuple(p) for p in _shared_phrases(db, da, stats,
+                                                                                 cut=3.0)}
+    stats.add(_Doc(LinkDoc("c", "", "Harbour crane talks failed", "C", T0), 2))
+    stats.add(_Doc(LinkDoc("d", "", "Harbour crane talks failed", "D", T0), 3))
+    # words now in every article are not rare: pairs of two of them are not kept
+    assert _shared_phrases(da, db, stats, cut=2.0) == reference(da, db, 2.0)
+    assert ("harbour", "cran") not in reference(da, db, 2.0)
 
 
 def test_rerun_changes_nothing_and_is_deterministic() -> None:
