@@ -116,20 +116,41 @@ def test_next_run_restores_its_window_from_stored_analyses(tmp_path, monkeypatch
         assert stored == 4
         made.clear()
         import_file(store, _write(tmp_path / "p2.jsonl", rows[7:]))
-        # the second run restored stories 1-3 from the store and analysed the new ones only
+        # the second run restored stories 0-3 from the store and analysed the new ones only
         assert sorted(made) == ["Story 4 first report", "Story 5 first report"]
         assert _events(store) == whole
         # analyses older than the newest article's window (and a day) are dropped
         kept = {r[0] for r in store.execute(
             "SELECT a.url FROM link_analysis l JOIN articles a ON a.id = l.article_id")}
         assert kept == {f"https://one.example/{s}" for s in range(1, 6)}
-        # without them a run makes them again and decides alike
+        # without them a run makes them again (restored window and relinked articles alike),
+        # stores them, and decides alike
         store.execute("DELETE FROM link_analysis")
         made.clear()
         relink(store, since=datetime(2025, 11, 4, tzinfo=UTC))
         assert _events(store) == whole
-        assert made  # remade for the restored window and the relinked articles
+        assert sorted(made) == [f"Story {s} first report" for s in range(1, 6)]
+        made.clear()
+        relink(store, since=datetime(2025, 11, 4, tzinfo=UTC))
+        assert made == [] and _events(store) == whole
         relink(store)  # everything again, from the start: the table ends the window's size
         assert _events(store) == whole
         assert {r[0] for r in store.execute(
             "SELECT a.url FROM link_analysis l JOIN articles a ON a.id = l.article_id")} == kept
+
+
+def test_an_edited_article_is_analysed_again(tmp_path):
+    from newsdesk.linking import analyse
+
+    rows = _rows()
+    with Store.open(tmp_path / "a.db") as store:
+        import_file(store, _write(tmp_path / "p1.jsonl", rows[:6]))
+        edited = dict(rows[2], title="Story 1 first report, updated",
+                      text=" ".join(paragraphs("story-1-rewritten", 8)))
+        import_file(store, _write(tmp_path / "p2.jsonl", [edited, *rows[6:]]))
+        aid, title, text = store.execute(
+            "SELECT id, title, text FROM articles WHERE url = ?", [edited["url"]]).fetchone()
+        assert title == edited["title"]
+        data = store.execute("SELECT data FROM link_analysis WHERE article_id = ?",
+                             [aid]).fetchone()[0]
+        assert data == analyse(title, text).dumps()

@@ -81,6 +81,11 @@ def test_database_at_m007_gets_link_analysis_that_follows_its_articles(tmp_path)
         store.save_article(_article("https://x/a", "an edited text about harbours"))
         assert store.stored_articles([aid])[aid].analysis is None  # text changed: dropped
         assert store.stored_articles([other])[other].analysis == b"two"
+        for change in ("title = 'A new title'", "text = NULL", "text = 'back again'"):
+            with store.atomic():
+                store.save_analyses([(aid, when, b"again")])
+            store.execute(f"UPDATE articles SET {change} WHERE id = ?", [aid])
+            assert store.stored_articles([aid])[aid].analysis is None, change
         store.execute("DELETE FROM article_feeds")
         store.execute("DELETE FROM articles WHERE id = ?", [other])
         assert store.execute("SELECT COUNT(*) FROM link_analysis").fetchone()[0] == 0
