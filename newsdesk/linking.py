@@ -921,8 +921,9 @@ class Linker:
             self.next_event_id = event_id + 1
 
     def restore_many(self, docs: Iterable[tuple[LinkDoc, int]]) -> None:
-        """:meth:`restore` each (doc, event id) in turn; the document frequencies are
-        counted in bulk, which makes restoring a window ~2x cheaper than one at a time."""
+        """:meth:`restore` each (doc, event id) in turn, counting the document frequencies
+        in bulk: the log of each key's frequency is made once at the end, not at every
+        article that has the key. The state is that of one-at-a-time restores."""
         self._stats.defer()
         try:
             for doc, event_id in docs:
